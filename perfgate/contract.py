@@ -1,0 +1,299 @@
+"""The contract: what is measured, how, and what a change must clear to be kept."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from perfgate.errors import ContractError
+
+CONTRACT_VERSION = 1
+
+Domain = Literal[
+    "api_latency", "cli_startup", "render_fps", "build_time",
+    "bundle_size", "memory_peak", "db_query", "custom",
+]
+DOMAINS: tuple[str, ...] = Domain.__args__  # type: ignore[attr-defined]
+
+# Metrics the harness measures itself; any other name must be reported by the repro.
+BUILTIN_METRICS: dict[str, str] = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MB"}
+# `memory_peak` is the seed workflow's name for the same thing as peak_rss.
+METRIC_ALIASES: dict[str, str] = {"memory_peak": "peak_rss"}
+
+# Suggested watchdogs per domain (the seed workflow's table): name, unit, lower_is_better, pct.
+DOMAIN_WATCHDOGS: dict[str, list[tuple[str, str, bool, float]]] = {
+    "api_latency": [("peak_rss", "MB", True, 10)],
+    "cli_startup": [("peak_rss", "MB", True, 10)],
+    "render_fps": [("frame_p99_ms", "ms", True, 15), ("peak_rss", "MB", True, 10)],
+    "build_time": [("bundle_size", "bytes", True, 5)],
+    "bundle_size": [("build_time", "s", True, 10)],
+    "memory_peak": [("p95_latency_ms", "ms", True, 10)],
+    "db_query": [("lock_wait_ms", "ms", True, 10)],
+    "custom": [],
+}
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class _Model(BaseModel):
+    # A typo in a key must never be silently ignored.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Repro(_Model):
+    script: str = Field(min_length=1)
+    warmup_runs: int = Field(default=1, ge=0, le=1000)
+    measurement_runs: int = Field(default=5, ge=3, le=10000)
+    timeout_s: float = Field(default=600, gt=0, le=86400)
+
+
+class Metric(_Model):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    unit: str = ""
+    lower_is_better: bool = True
+    # Where a non-built-in value comes from; absent means PERFGATE_METRIC lines or the JSON file.
+    regex: Optional[str] = None
+    file_size: Optional[str] = None
+
+    @field_validator("name")
+    @classmethod
+    def _alias(cls, v: str) -> str:
+        return METRIC_ALIASES.get(v, v)
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        if compiled.groups != 1:
+            raise ValueError(f"needs exactly one capture group, has {compiled.groups}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Metric":
+        if self.regex is not None and self.file_size is not None:
+            raise ValueError("give either regex or file_size, not both")
+        if self.name in BUILTIN_METRICS and (self.regex or self.file_size):
+            raise ValueError(f"{self.name} is measured by perfgate; remove regex/file_size")
+        if not self.unit and self.name in BUILTIN_METRICS:
+            self.unit = BUILTIN_METRICS[self.name]
+        return self
+
+    @property
+    def source(self) -> str:
+        if self.name in BUILTIN_METRICS:
+            return "builtin"
+        if self.regex is not None:
+            return "regex"
+        if self.file_size is not None:
+            return "file_size"
+        return "reported"
+
+
+class Watchdog(Metric):
+    max_regression_pct: float = Field(ge=0, le=1000)
+
+
+class Metrics(_Model):
+    primary: Metric
+    watchdogs: list[Watchdog] = Field(default_factory=list)
+
+    @field_validator("primary", mode="before")
+    @classmethod
+    def _exactly_one(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            raise ValueError(f"exactly one primary metric, got a list of {len(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Metrics":
+        names = [self.primary.name] + [w.name for w in self.watchdogs]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"metric {dup[0]} is listed twice")
+        return self
+
+    def all(self) -> list[Metric]:
+        return [self.primary, *self.watchdogs]
+
+
+class Threshold(_Model):
+    type: Literal["pct", "absolute", "both"] = "pct"
+    pct_min: Optional[float] = Field(default=20, ge=0, le=100)
+    absolute_min: Optional[float] = Field(default=None, ge=0)
+    significance_required: bool = True
+
+    @model_validator(mode="after")
+    def _needed(self) -> "Threshold":
+        if self.type in ("absolute", "both") and self.absolute_min is None:
+            raise ValueError(f"absolute_min is required when type is {self.type}")
+        if self.type in ("pct", "both") and self.pct_min is None:
+            raise ValueError(f"pct_min is required when type is {self.type}")
+        return self
+
+
+class Significance(_Model):
+    test: Literal["mann_whitney", "mean_2sigma"] = "mann_whitney"
+    alpha: float = Field(default=0.05, gt=0, le=0.5)
+
+
+class Profiler(_Model):
+    tool: str = Field(min_length=1)
+    command: str = Field(min_length=1)
+    output_path: str = Field(min_length=1)
+
+
+class Contract(_Model):
+    version: int = CONTRACT_VERSION
+    name: str
+    domain: Domain
+    description: str = ""
+    repro: Repro
+    verify: Optional[str] = None
+    metrics: Metrics
+    threshold: Threshold = Field(default_factory=Threshold)
+    significance: Significance = Field(default_factory=Significance)
+    profiler: Optional[Profiler] = None
+    secrets_file_path: Optional[str] = None
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v > CONTRACT_VERSION:
+            raise ValueError(
+                f"version {v} is newer than this perfgate understands ({CONTRACT_VERSION});"
+                " upgrade perfgate")
+        if v < 1:
+            raise ValueError(f"must be >= 1, got {v}")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v):
+            raise ValueError(
+                f"must be a safe file name (letters, digits, _ . -, at most 64), got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _custom_needs_description(self) -> "Contract":
+        if self.domain == "custom" and not self.description.strip():
+            raise ValueError("description is required when domain is custom")
+        return self
+
+    def digest(self) -> str:
+        """A hash of the effective contract: any edit after approval changes it."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+# --- loading -------------------------------------------------------------------------
+
+def _describe(err: dict[str, Any]) -> str:
+    """One pydantic error as a plain sentence in our own words."""
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see `perfgate schema`)"
+    if kind == "missing":
+        return "required"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">",
+              "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound}, got {value!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}, got {value!r}"
+    if kind in ("string_too_short",):
+        return "must not be empty"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be an integer, got {value!r}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number, got {value!r}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, got {value!r}"
+    if kind in ("string_type",):
+        return f"must be a string, got {value!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping, got {type(value).__name__}"
+    if kind == "list_type":
+        return f"must be a list, got {type(value).__name__}"
+    if kind == "string_pattern_mismatch":
+        return f"must be a name made of letters, digits, _ and ., got {value!r}"
+    if kind == "string_too_long":
+        return f"is too long ({len(str(value))} characters)"
+    msg = err["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts)
+
+
+def from_mapping(data: Any, source: str) -> Contract:
+    """Validate a parsed mapping; raise ContractError with `source: field: problem`."""
+    if not isinstance(data, dict):
+        raise ContractError(f"{source}: must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _path(tuple(err["loc"]))
+        prefix = f"{source}: {where}: " if where else f"{source}: "
+        raise ContractError(prefix + _describe(err)) from None
+
+
+def load(path: str | Path) -> Contract:
+    """Read and validate a contract file."""
+    import yaml
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError(f"{p}: no such contract file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if mark is not None:
+            raise ContractError(
+                f"{p}: YAML syntax error at line {mark.line + 1}, column {mark.column + 1}:"
+                f" {problem}") from None
+        raise ContractError(f"{p}: YAML syntax error: {problem}") from None
+    return from_mapping(data, str(p))
+
+
+def resolve(name_or_path: str, root: Path) -> Path:
+    """A contract argument is a path, or a name under contracts/."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p if p.is_absolute() else (Path.cwd() / p)
+    return root / "contracts" / f"{name_or_path}.yaml"
+
+
+def to_yaml(contract: Contract) -> str:
+    import yaml
+
+    return yaml.safe_dump(contract.model_dump(mode="json", exclude_none=False),
+                          sort_keys=False, allow_unicode=True)
+
+
+def json_schema() -> dict[str, Any]:
+    return Contract.model_json_schema()

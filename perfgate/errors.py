@@ -1,0 +1,41 @@
+"""Perfgate's error kinds; each carries the exit code the CLI uses for it."""
+
+
+class PerfgateError(Exception):
+    """A known failure, reported as one line. Exit code 3 unless a subclass says otherwise."""
+
+    exit_code = 3
+
+
+class UsageError(PerfgateError):
+    """Bad input from the user: a contract, a flag, a repository state. Exit 2."""
+
+    exit_code = 2
+
+
+class ContractError(UsageError):
+    """A contract file that does not validate: message is `file: field.path: problem`."""
+
+
+class StoreBusy(PerfgateError):
+    """Another process held the store's lock past the timeout."""
+
+    exit_code = 3
+
+
+class MeasurementError(PerfgateError):
+    """A run failed, timed out or lost a metric: the session cannot be used."""
+
+    exit_code = 3
+
+
+class GateRejected(PerfgateError):
+    """The gate said no. Exit 1."""
+
+    exit_code = 1
+
+
+class Interrupted(PerfgateError):
+    """Ctrl-C or SIGTERM. Exit 130."""
+
+    exit_code = 130
