@@ -1,0 +1,219 @@
+"""The `perfgate` command: thin click commands over the library, and the one error handler."""
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from perfgate.errors import PerfgateError, UsageError
+
+ROOT_OPTION = click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+                           default=".", show_default=True, help="The project's root directory.")
+
+
+def _project(root: Path):
+    from perfgate.workspace import Project
+
+    return Project(root.resolve())
+
+
+def _workspace(root: Path, contract: str):
+    return _project(root).workspace(contract)
+
+
+def _err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="perfgate")
+def cli() -> None:
+    """Measure a change, test it for significance, and keep it only if it earned it."""
+
+
+@cli.command()
+@click.argument("contract")
+@ROOT_OPTION
+def check(contract: str, root: Path) -> None:
+    """Validate CONTRACT and print it with every default filled in."""
+    from perfgate import contract as c
+
+    click.echo(c.to_yaml(c.load(c.resolve(contract, root.resolve()))), nl=False)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the contract's JSON Schema (for editors and linters)."""
+    import json
+
+    from perfgate.contract import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command()
+@click.argument("name", default="perf")
+@click.option("--domain", help="api_latency, cli_startup, render_fps, build_time, bundle_size, "
+              "memory_peak, db_query or custom.")
+@click.option("--description", help="What is measured (required for a custom domain).")
+@click.option("--repro", help="The shell command that reproduces the workload.")
+@click.option("--primary", help="Primary metric name (wall_time, cpu_time, peak_rss or custom).")
+@click.option("--unit", help="Unit of the primary metric.")
+@click.option("--higher-is-better", is_flag=True, default=None, help="The primary should rise.")
+@click.option("--watchdog", "watchdogs", multiple=True, metavar="NAME:PCT",
+              help="A watchdog metric and its max regression %% (repeatable).")
+@click.option("--no-watchdogs", is_flag=True, help="No watchdog metrics.")
+@click.option("--threshold-pct", type=float, help="Minimum improvement in %%.")
+@click.option("--warmup", type=int, help="Warmup runs.")
+@click.option("--runs", type=int, help="Measurement runs (at least 3).")
+@click.option("--verify", help="Command that must pass on every candidate.")
+@click.option("--profiler", help="Profiler tool (default: the recommendation for the stack).")
+@click.option("--secrets", help="Path of a KEY=VALUE secrets file.")
+@click.option("--yes", "-y", is_flag=True, help="Take the defaults for anything not given.")
+@click.option("--force", is_flag=True, help="Overwrite an existing contract.")
+@ROOT_OPTION
+def init(name: str, root: Path, yes: bool, force: bool, **answers) -> None:
+    """Write contracts/NAME.yaml, asking the scoping questions one at a time."""
+    from perfgate import wizard
+
+    ask = None if yes or not sys.stdin.isatty() else wizard.click_asker()
+    path = wizard.create(root.resolve(), name, answers, ask=ask, force=force)
+    _err(f"wrote {path}; next: perfgate scope {name}")
+
+
+@cli.command()
+@click.argument("contract")
+@click.option("--yes", "-y", is_flag=True, help="Approve at once if the pre-flight passes.")
+@ROOT_OPTION
+def scope(contract: str, yes: bool, root: Path) -> None:
+    """Recon the repo, pre-flight CONTRACT, write scoping.md (result: pending)."""
+    ws = _workspace(root, contract)
+    _run_stage(root, "scoping", ws, force=True)
+    click.echo(ws.artifact("scoping").read_text(), nl=False)
+    if yes:
+        _approve(ws)
+
+
+@cli.command()
+@click.argument("contract")
+@ROOT_OPTION
+def approve(contract: str, root: Path) -> None:
+    """Approve CONTRACT's scoping so that it may be measured (the hard gate)."""
+    _approve(_workspace(root, contract))
+
+
+def _approve(ws) -> None:
+    from perfgate.stages import scoping
+
+    scoping.approve(ws)
+    _err(f"approved {ws.name}; next: perfgate baseline {ws.name}")
+
+
+@cli.command()
+@click.argument("contract")
+@click.option("--force", is_flag=True, help="Measure again even if nothing changed.")
+@ROOT_OPTION
+def baseline(contract: str, force: bool, root: Path) -> None:
+    """Measure CONTRACT's base commit (warmup + N runs) and write baseline.md."""
+    ws = _workspace(root, contract)
+    ran = _run_stage(root, "baseline", ws, force=force)
+    if not ran:
+        _err(f"baseline of {ws.name} is up to date; --force measures again")
+    click.echo(ws.artifact("baseline").read_text(), nl=False)
+
+
+def _run_stage(root: Path, stage: str, ws, *, force: bool) -> bool:
+    from perfgate import tasks
+
+    ws.contract  # validate first: a contract error is exit 2 before doit starts
+    task = f"{stage}:{ws.contract_path.stem}"
+    args = ["run", "--always-execute", task] if force else ["run", task]
+    code = tasks.run(root.resolve(), args)
+    if tasks.OUTCOME["error"] is not None:
+        raise tasks.OUTCOME["error"]
+    if code != 0:
+        raise PerfgateError(f"doit {stage} failed with exit code {code}")
+    return task in tasks.OUTCOME["ran"]
+
+
+@cli.command()
+@click.option("--runs", "-n", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--warmup", "-w", type=click.IntRange(0), default=1, show_default=True)
+@click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per run.")
+@click.option("--json", "as_json", is_flag=True, help="Print every run as JSON on stdout.")
+@click.argument("command", nargs=-1, required=True)
+def measure(runs: int, warmup: int, timeout: float, as_json: bool, command: tuple[str, ...]) -> None:
+    """Time COMMAND like hyperfine: wall, CPU and peak memory of the whole process tree."""
+    from perfgate import report, sessions
+
+    with sessions.progress_bar() as progress:
+        records = sessions.run_series(list(command), runs=runs, warmup=warmup,
+                                      timeout_s=timeout, progress=progress)
+    click.echo(report.runs_json(records) if as_json else report.runs_table(records))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@ROOT_OPTION
+def sql(query: str, fmt: str, root: Path) -> None:
+    """Run a read-only SQL QUERY over the store (.perfgate/perfgate.duckdb)."""
+    from perfgate import report
+
+    columns, rows = _project(root).store().query(query)
+    click.echo(report.rows(columns, rows, fmt))
+
+
+@cli.command()
+@ROOT_OPTION
+def status(root: Path) -> None:
+    """Show each contract's stage, epoch and latest sessions."""
+    from perfgate import overview
+
+    click.echo(overview.status_text(_project(root)))
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to create the demo repository (default: a temp dir).")
+def demo(directory: Path | None) -> None:
+    """Run the embedded demo in a scratch git repository: scope, approve, baseline."""
+    from perfgate import demo as demo_mod
+
+    for line in demo_mod.run(directory):
+        click.echo(line)
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command and map every outcome to one line and an exit code."""
+    import warnings
+
+    warnings.showwarning = lambda msg, *a, **k: _err(f"Warning: {msg}")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = cli.main(args=argv, prog_name="perfgate", standalone_mode=False)
+    except click.exceptions.Abort:
+        _err("Interrupted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        _err(f"Error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("Interrupted.")
+        sys.exit(130)
+    except PerfgateError as exc:
+        _err(f"Error: {exc}")
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into exit 3
+        _err(f"Error: unexpected {exc.__class__.__name__}: {exc} (please report this)")
+        sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+__all__ = ["cli", "main", "UsageError"]

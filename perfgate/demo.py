@@ -1,0 +1,70 @@
+"""`perfgate demo`: a scratch git repository with the demo program, scoped, approved, baselined."""
+from __future__ import annotations
+
+import importlib.resources
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, Optional
+
+from perfgate import harness
+from perfgate.errors import UsageError
+
+DEMO_FILES = ("slow.py", "test_slow.py", "conftest.py")
+
+
+def contract_text(python: str) -> str:
+    """The demo contract, with this interpreter so the demo does not depend on PATH."""
+    src = importlib.resources.files("perfgate._demo").joinpath("contract.yaml").read_text()
+    return src.replace("python ", f"{python} ")
+
+
+def make_repo(directory: Path) -> Path:
+    """Create the demo repository: the program, its tests and the contract, in one commit."""
+    if directory.exists() and any(directory.iterdir()):
+        raise UsageError(f"demo: {directory} is not empty; pass an empty or new --dir")
+    target = directory / "examples" / "demo"
+    target.mkdir(parents=True)
+    demo = importlib.resources.files("perfgate._demo")
+    for name in DEMO_FILES:
+        (target / name).write_text(demo.joinpath(name).read_text())
+    (directory / "contracts").mkdir()
+    (directory / "contracts" / "demo.yaml").write_text(contract_text(shlex.quote(sys.executable)))
+    (directory / ".gitignore").write_text(".perfgate/\n__pycache__/\n")
+    git = ["git", "-c", "user.name=perfgate demo", "-c", "user.email=demo@perfgate.invalid"]
+    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                 [*git, "commit", "-q", "-m", "demo: a slow prime counter"]):
+        res = harness.call(argv, cwd=directory)
+        if res.returncode != 0:
+            raise UsageError(f"demo: {' '.join(argv[:2])} failed: "
+                             f"{res.stderr.decode(errors='replace').strip()}")
+    return directory
+
+
+def run(directory: Optional[Path]) -> Iterator[str]:
+    """Scope, approve and baseline the demo; yields the lines to show."""
+    from perfgate import tasks
+    from perfgate.stages import scoping
+    from perfgate.workspace import Project
+
+    root = Path(tempfile.mkdtemp(prefix="perfgate-demo-")) if directory is None else directory
+    make_repo(root.resolve())
+    root = root.resolve()
+    yield f"demo repository: {root}"
+    ws = Project(root).workspace("demo")
+    for stage in ("scoping", "baseline"):
+        if stage == "baseline":
+            scoping.approve(ws)
+            yield "approved the contract (perfgate approve demo)"
+        code = tasks.run(root, ["run", f"{stage}:demo"])
+        if tasks.OUTCOME["error"] is not None:
+            raise tasks.OUTCOME["error"]
+        if code != 0:
+            raise UsageError(f"demo: {stage} failed (doit exit {code})")
+        yield f"--- {ws.display(ws.artifact(stage))} ---"
+        yield ws.artifact(stage).read_text().rstrip()
+    yield f"the store: {ws.display(ws.project.store_path)}; try: cd {root} && perfgate status"
+    if directory is None:
+        yield f"(remove it with: rm -rf {root})"
+

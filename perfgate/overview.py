@@ -1,0 +1,36 @@
+"""`perfgate status`: each contract's stage, epoch and latest sessions, as text."""
+from __future__ import annotations
+
+from perfgate import artifacts, report
+from perfgate.errors import PerfgateError
+from perfgate.workspace import Project
+
+
+def status_rows(project: Project) -> list[list[str]]:
+    rows = []
+    store = project.store() if project.store_path.exists() else None
+    for path in project.contract_files():
+        ws = project.workspace(str(path))
+        try:
+            name = ws.name
+        except PerfgateError as exc:
+            rows.append([path.stem, "invalid", "–", "–", str(exc).split(": ", 1)[-1]])
+            continue
+        state = artifacts.read_state(ws.state_path, name)
+        scoping = artifacts.read_artifact(ws.artifact("scoping"))
+        stage = state.status if state.status != "scoping" or scoping else "not scoped"
+        if scoping is not None and scoping.meta.get("contract_digest") != ws.contract.digest():
+            stage += " (contract edited: re-scope)"
+        latest = "–"
+        if store is not None:
+            sessions = store.sessions_overview(name)[:3]
+            latest = ", ".join(f"#{s['id']} {s['role']} {s['status']}" for s in sessions) or "–"
+        rows.append([name, stage, str(state.epoch), (state.base_commit or "–")[:12], latest])
+    return rows
+
+
+def status_text(project: Project) -> str:
+    rows = status_rows(project)
+    if not rows:
+        return f"no contracts in {project.contracts_dir}; create one with `perfgate init`"
+    return report.plain_table(("contract", "stage", "epoch", "base", "latest sessions"), rows)

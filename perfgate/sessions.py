@@ -1,0 +1,160 @@
+"""Measurement sessions: drive the harness for one side (or two, interleaved) and record every run."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Optional, Sequence
+
+from perfgate import harness
+from perfgate.contract import Contract
+from perfgate.errors import Interrupted, MeasurementError
+
+
+@dataclass
+class Side:
+    """One measured thing: a command in a directory, recorded as one store session."""
+
+    label: str                      # "baseline", "candidate", "preflight", ...
+    role: str
+    cwd: Path
+    commit: Optional[str]
+    tree: Optional[str]
+    session_id: int = 0
+    records: list = field(default_factory=list)     # measurement runs (harness.RunRecord)
+    warmups: list = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def values(self, metric: str) -> list[float]:
+        return [r.metrics[metric] for r in self.records if metric in r.metrics]
+
+
+@dataclass
+class Recorder:
+    """Runs the contract's repro for a set of sides and writes every run to the store."""
+
+    store: object
+    contract: Contract
+    env: Mapping[str, str]
+    redact: Sequence[str] = ()
+    comparison_id: Optional[int] = None
+    stop_on_failure: bool = True
+    progress: object = None          # a rich Progress (or None)
+    _task: object = None
+
+    def open(self, side: Side, fingerprint: dict) -> None:
+        side.session_id = self.store.begin_session(
+            contract=self.contract.name, role=side.role, commit_sha=side.commit,
+            tree_sha=side.tree, contract_digest=self.contract.digest(),
+            fingerprint=fingerprint, comparison_id=self.comparison_id)
+
+    def run(self, side: Side, idx: int, *, warmup: bool) -> harness.RunRecord:
+        rec = harness.run_once(
+            self.contract.repro.script, cwd=side.cwd, env=self.env,
+            timeout_s=self.contract.repro.timeout_s, metrics=self.contract.metrics.all(),
+            redact=self.redact,
+            on_spawn=lambda pgid: self.store.set_pgid(side.session_id, pgid))
+        self.store.add_run(side.session_id, idx, rec, warmup=warmup)
+        (side.warmups if warmup else side.records).append(rec)
+        problem = rec.problem()
+        if problem:
+            kind = "warmup run" if warmup else "run"
+            side.problems.append(f"{side.label} {kind} {idx + 1}: {problem}")
+            if self.stop_on_failure:
+                raise MeasurementError(side.problems[-1])
+        if self.progress is not None and self._task is not None:
+            self.progress.advance(self._task)
+        return rec
+
+    def measure(self, sides: Sequence[Side], *, warmup: int, runs: int,
+                interleave: bool = True) -> None:
+        """Warm up each side, then take `runs` measurements per side.
+
+        With several sides the order follows ABBA blocks (A B B A A B B A ...), so a slow drift of
+        the machine lands on both sides equally instead of biasing whichever ran last.
+        """
+        fingerprint = harness.fingerprint()
+        for side in sides:
+            self.open(side, fingerprint)
+        total = (warmup + runs) * len(sides)
+        with self._progress_task(total, " vs ".join(s.label for s in sides)):
+            with self._finishing(sides):
+                for side in sides:
+                    for i in range(warmup):
+                        self.run(side, i, warmup=True)
+                for side, i in schedule(list(sides), runs, interleave):
+                    self.run(side, warmup + i, warmup=False)
+
+    @contextlib.contextmanager
+    def _progress_task(self, total: int, label: str) -> Iterator[None]:
+        if self.progress is not None:
+            self._task = self.progress.add_task(label, total=total)
+        try:
+            yield
+        finally:
+            self._task = None
+
+    @contextlib.contextmanager
+    def _finishing(self, sides: Sequence[Side]) -> Iterator[None]:
+        """Every session ends complete, failed or aborted: never left `running` by us."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            for s in sides:
+                self.store.finish_session(s.session_id, "aborted")
+            raise Interrupted("interrupted: the running process tree was killed and the "
+                              "session marked aborted") from None
+        except BaseException:
+            for s in sides:
+                self.store.finish_session(s.session_id, "failed")
+            raise
+        for s in sides:
+            self.store.finish_session(s.session_id, "failed" if s.problems else "complete")
+
+
+def schedule(sides: list[Side], runs: int, interleave: bool) -> Iterator[tuple[Side, int]]:
+    """The run order: ABBA blocks when interleaving two sides, else each side in turn."""
+    if len(sides) == 1 or not interleave:
+        for side in sides:
+            for i in range(runs):
+                yield side, i
+        return
+    counts = {id(s): 0 for s in sides}
+    block = 0
+    while any(c < runs for c in counts.values()):
+        order = sides if block % 2 == 0 else list(reversed(sides))
+        for side in order:
+            if counts[id(side)] < runs:
+                yield side, counts[id(side)]
+                counts[id(side)] += 1
+        block += 1
+
+
+def progress_bar():
+    """A progress bar with ETA on stderr, so stdout stays machine-readable."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def run_series(command: list[str], *, runs: int, warmup: int, timeout_s: float,
+               cwd: Path | None = None, progress=None) -> list:
+    """`perfgate measure`: the harness alone, no store. One argument is a shell string."""
+    import shlex
+
+    script = command[0] if len(command) == 1 else shlex.join(command)
+    task = progress.add_task(script[:40], total=runs + warmup) if progress is not None else None
+    records = []
+    for i in range(warmup + runs):
+        rec = harness.run_once(script, cwd=cwd or Path.cwd(), timeout_s=timeout_s)
+        if rec.problem():
+            raise MeasurementError(f"run {i + 1}: {rec.problem()}")
+        if i >= warmup:
+            records.append(rec)
+        if task is not None:
+            progress.advance(task)
+    return records

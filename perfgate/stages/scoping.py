@@ -1,0 +1,241 @@
+"""Stage 1, scoping: recon the repo, pre-flight the repro, write scoping.md, and the approval gate."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from perfgate import artifacts, recon, report, secrets, stats, vcs
+from perfgate.artifacts import Artifact
+from perfgate.errors import MeasurementError, UsageError
+from perfgate.sessions import Recorder, Side
+from perfgate.workspace import Workspace
+
+MAX_PREFLIGHT_RUNS = 5
+
+
+@dataclass
+class Preflight:
+    runs: int
+    passed: bool
+    exit_codes: list[int]
+    observed: dict[str, list[float]]
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    noise: list[str] = field(default_factory=list)
+    session_id: Optional[int] = None
+
+
+def scope(ws: Workspace, *, progress=None) -> Artifact:
+    """Recon + pre-flight; writes scoping.md with result pending (a new epoch)."""
+    contract = ws.contract
+    root = vcs.repo_root(ws.root)
+    state = artifacts.read_state(ws.state_path, contract.name)
+    state.epoch += 1
+    state.status = "scoping"
+    state.base_commit = vcs.head(root)
+    state.extra["scoping_epoch"] = state.epoch
+    ctx = recon.detect(root)
+    base = vcs.ensure_worktree(root, ws.base_tree, state.base_commit)
+    pre = preflight(ws, base, state.base_commit, progress=progress)
+    dirty = vcs.dirty(root)
+    if dirty:
+        pre.warnings.append(
+            f"the checkout has {len(dirty)} uncommitted change(s); the baseline measures commit "
+            f"{state.base_commit[:12]} without them")
+    meta = {"epoch": state.epoch, "result": "pending", "contract": contract.name,
+            "contract_digest": contract.digest(), "base_commit": state.base_commit,
+            "preflight": "passed" if pre.passed else "failed",
+            "preflight_session": pre.session_id}
+    art = Artifact(meta, render(ws, ctx, pre))
+    artifacts.write_artifact(ws.artifact("scoping"), art)
+    artifacts.write_state(ws.state_path, state)
+    return art
+
+
+def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
+    """Warmup + a few real runs through the harness, then the checks and the power arithmetic."""
+    contract = ws.contract
+    runs = max(3, min(contract.repro.measurement_runs, MAX_PREFLIGHT_RUNS))
+    secret_values = secrets.load(contract.secrets_file_path, ws.root, source=str(ws.contract_path))
+    env = secrets.environment(secret_values)
+    store = ws.project.store()
+    store.abort_stale()
+    side = Side("pre-flight", "preflight", cwd, commit, None)
+    rec = Recorder(store, contract, env, redact=secrets.redactions(secret_values),
+                   stop_on_failure=False, progress=progress)
+    try:
+        rec.measure([side], warmup=contract.repro.warmup_runs, runs=runs)
+    except MeasurementError:  # pragma: no cover - stop_on_failure=False never raises it
+        pass
+    names = [m.name for m in contract.metrics.all()]
+    pre = Preflight(runs=runs, passed=not side.problems,
+                    exit_codes=[r.exit_code for r in side.records],
+                    observed={n: side.values(n) for n in names},
+                    problems=list(side.problems), session_id=side.session_id)
+    for name in names:
+        if len(pre.observed[name]) < len(side.records):
+            pre.passed = False
+            pre.problems.append(f"metric {name} was not observed in every run")
+    hashes = [r.stdout_sha256 for r in side.records]
+    if len(set(hashes)) > 1:
+        differing = [i + 1 for i, h in enumerate(hashes) if h != hashes[0]]
+        pre.warnings.append(
+            "stdout differs between runs (runs " + ", ".join(map(str, differing)) +
+            " differ from run 1): the repro may not be deterministic; pin its inputs and seeds")
+    if contract.verify:
+        v = verify_once(ws, cwd, env, secrets.redactions(secret_values))
+        if v:
+            pre.warnings.append(v)
+    pre.noise = noise_and_power(ws, pre)
+    return pre
+
+
+def verify_once(ws: Workspace, cwd, env, redact) -> Optional[str]:
+    """Run verify on the base: a base that fails its own tests can't judge candidates."""
+    from perfgate import harness
+
+    res = harness.run_shell(ws.contract.verify, cwd=cwd, env=env,
+                            timeout_s=ws.contract.repro.timeout_s, redact=redact)
+    if res.returncode == 0:
+        return None
+    return (f"verify fails on the base commit (exit {res.returncode}); every candidate "
+            "would be rejected")
+
+
+def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
+    """The arithmetic a user never does by hand: can this contract pass at all, and what can it see."""
+    c = ws.contract
+    n, alpha = c.repro.measurement_runs, c.significance.alpha
+    lines: list[str] = []
+    if c.threshold.significance_required and c.significance.test == "mann_whitney":
+        pmin = stats.mw_min_p(n, n)
+        if pmin >= alpha:
+            lines.append(
+                f"IMPOSSIBLE: with {n} vs {n} runs the smallest possible one-sided Mann-Whitney "
+                f"p is {pmin:.4g}, never below alpha {alpha}: no change can ever pass. "
+                f"Use measurement_runs >= {stats.mw_min_n(alpha)}.")
+        else:
+            lines.append(f"with {n} vs {n} runs the smallest possible p is {pmin:.4g} "
+                         f"(alpha {alpha}): significance is reachable.")
+    values = pre.observed.get(c.metrics.primary.name) or []
+    if len(values) >= 2:
+        d = stats.describe(values)
+        cv = d.cv if math.isfinite(d.cv) else 0.0
+        lines.append(f"{c.metrics.primary.name}: median {d.median:.6g} {c.metrics.primary.unit}, "
+                     f"CV {cv * 100:.1f}% over {d.n} pre-flight runs.")
+        target = _threshold_pct(ws, d.median)
+        if cv > 0 and target is not None:
+            mde = stats.min_detectable_effect_pct(cv, n, alpha)
+            if not math.isfinite(mde):
+                pass  # already reported as impossible above
+            elif target < mde:
+                need = stats.n_for_effect(cv, target, alpha)
+                lines.append(
+                    f"WARNING: at this noise the smallest change detectable with N={n} is about "
+                    f"{mde:.1f}%, above the {target:.3g}% threshold: use measurement_runs >= "
+                    f"{need}.")
+            else:
+                lines.append(f"smallest change detectable with N={n}: about {mde:.1f}% "
+                             f"(threshold {target:.3g}%).")
+        elif cv == 0:
+            lines.append("no run-to-run variation observed (a deterministic metric).")
+    return lines
+
+
+def _threshold_pct(ws: Workspace, median: float) -> Optional[float]:
+    t = ws.contract.threshold
+    candidates = []
+    if t.type in ("pct", "both") and t.pct_min is not None:
+        candidates.append(t.pct_min)
+    if t.type in ("absolute", "both") and t.absolute_min is not None and median > 0:
+        candidates.append(100.0 * t.absolute_min / median)
+    return max(candidates) if candidates else None
+
+
+def approve(ws: Workspace) -> Artifact:
+    """The hard gate: mark the current scoping approved, after checking it still holds."""
+    art, state = _current_scoping(ws)
+    if art.meta.get("preflight") != "passed":
+        raise UsageError(f"{ws.display(ws.artifact('scoping'))}: the pre-flight failed; fix the "
+                         f"repro or contract and run `perfgate scope {ws.name}` again")
+    art.meta["result"] = "approved"
+    art.meta["approved_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    artifacts.write_artifact(ws.artifact("scoping"), art)
+    state.status = "approved"
+    artifacts.write_state(ws.state_path, state)
+    return art
+
+
+def require_approved(ws: Workspace) -> artifacts.State:
+    """Refuse to measure for real until the current contract was approved."""
+    art, state = _current_scoping(ws)
+    if art.result != "approved":
+        raise UsageError(f"contract {ws.name} is not approved: review "
+                         f"{ws.display(ws.artifact('scoping'))}, then run "
+                         f"`perfgate approve {ws.name}`")
+    return state
+
+
+def _current_scoping(ws: Workspace) -> tuple[Artifact, artifacts.State]:
+    state = artifacts.read_state(ws.state_path, ws.name)
+    art = artifacts.read_artifact(ws.artifact("scoping"))
+    if art is None or art.epoch != state.extra.get("scoping_epoch"):
+        raise UsageError(f"contract {ws.name} has not been scoped: run `perfgate scope {ws.name}`")
+    if art.meta.get("contract_digest") != ws.contract.digest():
+        raise UsageError(f"{ws.display(ws.contract_path)} changed since it was scoped; the "
+                         f"approval no longer holds: run `perfgate scope {ws.name}` again")
+    return art, state
+
+
+def render(ws: Workspace, ctx: "recon.RepoContext", pre: Preflight) -> str:
+    """The scoping report, with the seed workflow's sections."""
+    c = ws.contract
+    prim = c.metrics.primary
+    t = c.threshold
+    out = [f"# Scoping Report: {c.name}", "", "## Repo Context",
+           f"- language: {ctx.language}", f"- runtime: {ctx.runtime}",
+           f"- package_manager: {ctx.package_manager}",
+           f"- existing_benchmarks: {', '.join(ctx.existing_benchmarks) or 'none'}"]
+    out += [f"- note: {n}" for n in ctx.notes]
+    out += ["", "## Contract", "", "### Domain", c.domain]
+    if c.description:
+        out += ["", c.description]
+    out += ["", "### Repro", f"- script: `{c.repro.script}`",
+            f"- warmup_runs: {c.repro.warmup_runs}",
+            f"- measurement_runs: {c.repro.measurement_runs}",
+            f"- timeout_s: {c.repro.timeout_s:g}",
+            f"- verify: `{c.verify}`" if c.verify else "- verify: none",
+            "", "### Metrics", f"- primary: `{report.metric_spec(prim)}`", "- watchdogs:"]
+    out += [f"  - `{report.metric_spec(w)}`" for w in c.metrics.watchdogs] or ["  - none"]
+    out += ["", "### Threshold", f"- type: {t.type}", f"- pct_min: {t.pct_min}",
+            f"- absolute_min: {t.absolute_min}",
+            f"- significance_required: {str(t.significance_required).lower()}",
+            "", "### Significance Test", f"{c.significance.test} (alpha {c.significance.alpha})",
+            "", "### Profiler"]
+    if c.profiler:
+        out += [f"- tool: {c.profiler.tool}", f"- command: `{c.profiler.command}`",
+                f"- output_path: `{c.profiler.output_path}`"]
+    else:
+        rec = recon.recommend(ctx, c.domain, c.repro.script, f".perfgate/{c.name}")
+        out += ["- none in the contract; recommended for this stack:",
+                f"  - tool: {rec.tool}", f"  - command: `{rec.command}`",
+                f"  - output_path: `{rec.output_path}`"]
+    out += ["", "### Secrets", c.secrets_file_path or "none", "", "## Pre-flight result",
+            f"- status: **{'passed' if pre.passed else 'FAILED'}**",
+            f"- runs: {c.repro.warmup_runs} warmup + {pre.runs} measured",
+            f"- exit codes: {', '.join(map(str, pre.exit_codes)) or 'none'}"]
+    for name, vals in pre.observed.items():
+        shown = ", ".join(f"{v:.6g}" for v in vals) or "not observed"
+        out.append(f"- observed {name}: {shown}")
+    out += [f"- problem: {p}" for p in pre.problems]
+    out += [f"- warning: {w}" for w in pre.warnings]
+    if not pre.warnings and pre.passed:
+        out.append("- determinism: stdout identical in every run")
+    out += ["", "### Noise and power"] + [f"- {line}" for line in pre.noise]
+    out += ["", "## Approval", "",
+            f"Review this contract, then run `perfgate approve {c.name}` to allow measurement."
+            if pre.passed else
+            f"The pre-flight failed: fix it, then run `perfgate scope {c.name}` again.", ""]
+    return "\n".join(out)
