@@ -80,9 +80,10 @@ class Metric(_Model):
     @model_validator(mode="after")
     def _one_source(self) -> "Metric":
         if self.regex is not None and self.file_size is not None:
-            raise ValueError("give either regex or file_size, not both")
+            raise ValueError("@file_size: give either regex or file_size, not both")
         if self.name in BUILTIN_METRICS and (self.regex or self.file_size):
-            raise ValueError(f"{self.name} is measured by perfgate; remove regex/file_size")
+            raise ValueError(f"@name: {self.name} is measured by perfgate itself;"
+                             " remove regex/file_size")
         if not self.unit and self.name in BUILTIN_METRICS:
             self.unit = BUILTIN_METRICS[self.name]
         return self
@@ -127,16 +128,16 @@ class Metrics(_Model):
 
 class Threshold(_Model):
     type: Literal["pct", "absolute", "both"] = "pct"
-    pct_min: Optional[float] = Field(default=20, ge=0, le=100)
+    pct_min: Optional[float] = Field(default=20, ge=0, le=1000)
     absolute_min: Optional[float] = Field(default=None, ge=0)
     significance_required: bool = True
 
     @model_validator(mode="after")
     def _needed(self) -> "Threshold":
         if self.type in ("absolute", "both") and self.absolute_min is None:
-            raise ValueError(f"absolute_min is required when type is {self.type}")
+            raise ValueError(f"@absolute_min: required when type is {self.type}")
         if self.type in ("pct", "both") and self.pct_min is None:
-            raise ValueError(f"pct_min is required when type is {self.type}")
+            raise ValueError(f"@pct_min: required when type is {self.type}")
         return self
 
 
@@ -169,7 +170,7 @@ class Contract(_Model):
     def _version(cls, v: int) -> int:
         if v > CONTRACT_VERSION:
             raise ValueError(
-                f"version {v} is newer than this perfgate understands ({CONTRACT_VERSION});"
+                f"{v} is newer than this perfgate understands ({CONTRACT_VERSION});"
                 " upgrade perfgate")
         if v < 1:
             raise ValueError(f"must be >= 1, got {v}")
@@ -186,7 +187,12 @@ class Contract(_Model):
     @model_validator(mode="after")
     def _custom_needs_description(self) -> "Contract":
         if self.domain == "custom" and not self.description.strip():
-            raise ValueError("description is required when domain is custom")
+            raise ValueError("@description: required when domain is custom")
+        pct = self.threshold.pct_min
+        if (self.metrics.primary.lower_is_better and pct is not None and pct >= 100
+                and self.threshold.type in ("pct", "both")):
+            raise ValueError("@threshold.pct_min: a lower-is-better metric cannot improve by "
+                             f"100% or more, got {pct:g}")
         return self
 
     def digest(self) -> str:
@@ -208,7 +214,7 @@ def _describe(err: dict[str, Any]) -> str:
         op = {"greater_than_equal": ">=", "greater_than": ">",
               "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, got {value!r}"
+        return f"must be {op} {bound:g}, got {value!r}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}, got {value!r}"
     if kind in ("string_too_short",):
@@ -251,9 +257,14 @@ def from_mapping(data: Any, source: str) -> Contract:
         return Contract.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = _path(tuple(err["loc"]))
+        loc, text = list(err["loc"]), _describe(err)
+        if text.startswith("@"):
+            # A cross-field check names its own field: "@field.path: problem".
+            field, _, text = text[1:].partition(": ")
+            loc += field.split(".")
+        where = _path(tuple(loc))
         prefix = f"{source}: {where}: " if where else f"{source}: "
-        raise ContractError(prefix + _describe(err)) from None
+        raise ContractError(prefix + text) from None
 
 
 def load(path: str | Path) -> Contract:
