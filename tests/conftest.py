@@ -1,0 +1,77 @@
+"""Shared fixtures: real git repositories with a small real program and a contract."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PY = sys.executable
+
+PROGRAM = textwrap.dedent("""\
+    import sys
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 60000
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    print("result", total)
+""")
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def contract_yaml(name: str = "work", runs: int = 3, warmup: int = 0, extra: str = "") -> str:
+    return textwrap.dedent(f"""\
+        version: 1
+        name: {name}
+        domain: cli_startup
+        repro:
+          script: {PY} work.py
+          warmup_runs: {warmup}
+          measurement_runs: {runs}
+          timeout_s: 60
+        metrics:
+          primary: {{name: wall_time, unit: s, lower_is_better: true}}
+          watchdogs:
+            - {{name: peak_rss, unit: MB, lower_is_better: true, max_regression_pct: 50}}
+        threshold: {{type: pct, pct_min: 20}}
+        """) + extra
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with work.py committed and contracts/work.yaml (untracked)."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "work.py").write_text(PROGRAM)
+    git(root, "add", "work.py")
+    git(root, "commit", "-q", "-m", "initial")
+    (root / "contracts").mkdir()
+    (root / "contracts" / "work.yaml").write_text(contract_yaml())
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of the user's checkout (outside .git and .perfgate), plus HEAD and status."""
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+             if p.is_file() and ".git" not in p.relative_to(root).parts[:1]
+             and ".perfgate" not in p.relative_to(root).parts[:1]}
+    files["<HEAD>"] = git(root, "rev-parse", "HEAD").encode()
+    files["<status>"] = git(root, "status", "--porcelain").encode()
+    files["<index>"] = (root / ".git" / "index").read_bytes()
+    return files
+
+
+def perfgate(*args: str, cwd: Path, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """The real command, as a user runs it."""
+    return subprocess.run([PY, "-m", "perfgate", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, **kw)
