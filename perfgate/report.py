@@ -99,3 +99,53 @@ def rows(columns: Sequence[str], data: Sequence[Sequence[object]], fmt: str) -> 
     cells = [["" if v is None else (num(v, 6) if isinstance(v, float) else str(v)) for v in r]
              for r in data]
     return plain_table(list(columns), cells) if columns else ""
+
+
+VERDICT_HEADER = ("metric", "role", "baseline median", "candidate median", "change",
+                  "95% CI of ratio", "p", "limit", "result")
+
+
+def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
+    """One row per metric of a verdict document; change is positive when better."""
+    rows = []
+    p = doc.get("primary")
+    if p:
+        limit = doc.get("threshold_text") or "threshold"
+        rows.append([p["name"], "primary", num(p["baseline_median"]), num(p["candidate_median"]),
+                     _pct(p["change_pct"]), f"[{num(p['ci_low'], 3)}, {num(p['ci_high'], 3)}]",
+                     num(p["p_value"], 3), str(limit), "pass" if p["passed"] else "FAIL"])
+    for w in doc.get("watchdogs", []):
+        rows.append([w["name"], "watchdog", num(w["baseline_median"]), num(w["candidate_median"]),
+                     _pct(w["change_pct"]), "–", "–", f"≤ {w['max_regression_pct']:g}% worse",
+                     "pass" if w["passed"] else "FAIL"])
+    return rows
+
+
+def _pct(x: object) -> str:
+    return "–" if x is None else f"{x:+.1f}%"
+
+
+def verdict_markdown(contract: str, doc: Mapping[str, object], plot: str | None = None) -> str:
+    lines = [f"# Gate: {contract} — {str(doc['verdict']).upper()}", ""]
+    if doc.get("primary"):
+        lines += [markdown_table(VERDICT_HEADER, verdict_rows(doc)), ""]
+    reasons = doc.get("reasons") or []
+    lines += ["## Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
+    if plot:
+        lines += ["", f"![samples]({plot})"]
+    return "\n".join(lines) + "\n"
+
+
+def verdict_text(doc: Mapping[str, object]) -> str:
+    """The verdict for a terminal: a table and the reasons."""
+    lines = [f"verdict: {doc['verdict']}"]
+    if doc.get("primary"):
+        lines += ["", plain_table(VERDICT_HEADER, verdict_rows(doc))]
+    lines += [f"- {r}" for r in doc.get("reasons") or []]
+    return "\n".join(lines)
+
+
+def json_document(doc: Mapping[str, object]) -> str:
+    import json
+
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,32 @@
+"""`perfgate compare`: gate any two commits, each in its own worktree (the CI use)."""
+from __future__ import annotations
+
+from typing import Any
+
+from perfgate import artifacts, report, vcs
+from perfgate.stages import gating, measuring, scoping
+from perfgate.workspace import Workspace
+
+
+def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
+            interleave: bool = True, allow_mismatch: bool = False,
+            progress=None) -> dict[str, Any]:
+    """Measure base and head interleaved, decide, record; never commits or resets anything."""
+    if not yes:
+        scoping.require_approved(ws)
+    root = vcs.repo_root(ws.root)
+    base_sha, head_sha = vcs.resolve(root, base_ref), vcs.resolve(root, head_ref)
+    out = ws.dir / "compare"
+    base_dir = vcs.ensure_worktree(root, out / "base", base_sha)
+    head_dir = vcs.ensure_worktree(root, out / "head", head_sha)
+    base = measuring.Side("baseline", "baseline", base_dir, base_sha, vcs.tree_hash(base_dir))
+    head = measuring.Side("candidate", "candidate", head_dir, head_sha, vcs.tree_hash(head_dir))
+    pair = measuring.measure_pair(ws, base, head, interleave=interleave,
+                                  allow_mismatch=allow_mismatch, progress=progress)
+    verdict = gating.judge(ws, pair)
+    doc = gating.document(ws, pair, verdict)
+    gating.record(ws, pair, verdict, doc)
+    artifacts.write_atomic(out / "verdict.json", report.json_document(doc))
+    artifacts.write_atomic(out / "compare.md", report.verdict_markdown(
+        f"{ws.name} ({base_ref} → {head_ref})", doc))
+    return doc

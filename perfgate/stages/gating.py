@@ -1,0 +1,132 @@
+"""Stage 7, gating: decide from the stored samples, record the decision, keep or archive the change."""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from perfgate import artifacts, gate, report, vcs
+from perfgate.artifacts import Artifact
+from perfgate.stages.measuring import Pair
+from perfgate.workspace import Workspace
+
+
+def judge(ws: Workspace, pair: Pair) -> gate.Verdict:
+    """The pure decision over the samples as stored (what SQL sees is what decides)."""
+    c = ws.contract
+    if pair.verify_failure:
+        empty = gate.Samples(values={})
+        return gate.decide(empty, empty, c, verify_failure=pair.verify_failure)
+    store = ws.project.store()
+    names = [m.name for m in c.metrics.all()]
+    base = gate.Samples({n: store.samples(pair.base.session_id, n) for n in names},
+                        failures=tuple(pair.base.problems))
+    cand = gate.Samples({n: store.samples(pair.candidate.session_id, n) for n in names},
+                        failures=tuple(pair.candidate.problems))
+    return gate.decide(base, cand, c)
+
+
+def document(ws: Workspace, pair: Pair, verdict: gate.Verdict) -> dict[str, Any]:
+    return verdict.to_document(
+        contract=ws.name,
+        base={"commit": pair.base.commit, "session": pair.base.session_id or None},
+        candidate={"commit": pair.candidate.commit, "tree": pair.candidate.tree,
+                   "session": pair.candidate.session_id or None})
+
+
+def record(ws: Workspace, pair: Pair, verdict: gate.Verdict, doc: dict[str, Any]) -> int:
+    p = verdict.primary
+    return ws.project.store().record_decision(
+        contract=ws.name, comparison_id=pair.comparison_id,
+        base_session=pair.base.session_id or None,
+        candidate_session=pair.candidate.session_id or None, verdict=verdict.verdict,
+        metric=ws.contract.metrics.primary.name,
+        baseline_median=p.baseline_median if p else None,
+        candidate_median=p.candidate_median if p else None,
+        change_pct=p.change_pct if p else None, p_value=p.p_value if p else None,
+        ci_low=p.ci_low if p else None, ci_high=p.ci_high if p else None,
+        test=ws.contract.significance.test, alpha=ws.contract.significance.alpha,
+        n_baseline=p.n_baseline if p else 0, n_candidate=p.n_candidate if p else 0,
+        reasons=json.dumps(list(verdict.reasons)), document=json.dumps(doc))
+
+
+def commit_message(ws: Workspace, verdict: gate.Verdict, label: str) -> str:
+    p = verdict.primary
+    head = f"perfgate({ws.name}): {label}"
+    if p is None:
+        return head
+    return (f"{head}\n\n{p.name}: {report.num(p.baseline_median)} -> "
+            f"{report.num(p.candidate_median)} {p.unit} ({p.change_pct:+.1f}% better), "
+            f"p = {report.num(p.p_value, 3)} ({p.test}), n = {p.n_baseline} vs {p.n_candidate}, "
+            f"95% CI of the ratio [{report.num(p.ci_low, 3)}, {report.num(p.ci_high, 3)}]\n")
+
+
+def act(ws: Workspace, verdict: gate.Verdict, *, accepted_commit: str, iteration: int,
+        label: str) -> dict[str, Optional[str]]:
+    """Accepted: commit on perfgate/<name>. Rejected: archive (patch + ref) first, then reset."""
+    work = ws.work_tree
+    if verdict.verdict == "accepted":
+        sha = vcs.commit_all(work, commit_message(ws, verdict, label))
+        return {"commit": sha, "patch": None, "ref": None}
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in label)[:60] or "change"
+    patch = ws.dir / "rejected" / f"{iteration}-{safe}.patch"
+    ref = f"refs/perfgate/rejected/{ws.name}/{iteration}"
+    vcs.archive(work, base=accepted_commit, patch_path=patch, ref=ref,
+                message=commit_message(ws, verdict, f"rejected: {label}") +
+                "\n" + "\n".join(verdict.reasons) + "\n")
+    vcs.reset(work, accepted_commit)
+    return {"commit": None, "patch": ws.display(patch), "ref": ref}
+
+
+def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: int,
+          pair: Pair, outcome: Optional[dict[str, Optional[str]]] = None) -> Artifact:
+    """gating.md, verdict.json and the plot of both samples."""
+    artifacts.write_atomic(ws.dir / "verdict.json", report.json_document(doc))
+    plot_name = None
+    if not pair.verify_failure and verdict.primary is not None:
+        from perfgate import plot
+
+        store = ws.project.store()
+        names = [m.name for m in ws.contract.metrics.all()]
+        series = {n: (store.samples(pair.base.session_id, n),
+                      store.samples(pair.candidate.session_id, n)) for n in names}
+        plot_name = "gating.png"
+        plot.samples(series, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}")
+    meta = {"epoch": epoch, "result": verdict.verdict, "contract": ws.name,
+            "base_session": pair.base.session_id or None,
+            "candidate_session": pair.candidate.session_id or None,
+            "candidate_tree": pair.candidate.tree}
+    if outcome:
+        meta.update({k: v for k, v in outcome.items() if v})
+    body = report.verdict_markdown(ws.name, doc, plot=plot_name)
+    art = Artifact(meta, body)
+    artifacts.write_artifact(ws.artifact("gating"), art)
+    return art
+
+
+def run(ws: Workspace, *, progress=None) -> dict[str, Any]:  # noqa: ARG001 - uniform stage API
+    """`doit gating`: decide on the current measuring.md, act, write gating.md; returns the document."""
+    from perfgate.errors import UsageError
+    from perfgate.stages import measuring, scoping
+
+    state = scoping.require_approved(ws)
+    art = artifacts.current(artifacts.read_artifact(ws.artifact("measuring")), state)
+    if art is None:
+        raise UsageError(f"no current measurement of {ws.name} to gate: run `perfgate gate "
+                         f"{ws.name}`")
+    pair = measuring.read_pair(ws, art)
+    verdict = judge(ws, pair)
+    doc = document(ws, pair, verdict)
+    record(ws, pair, verdict, doc)
+    accepted = state.extra.get("accepted_commit") or state.base_commit
+    state.iteration += 1
+    label = state.extra.pop("label", None) or f"candidate-{(pair.candidate.tree or '')[:8]}"
+    outcome = act(ws, verdict, accepted_commit=accepted, iteration=state.iteration, label=label)
+    write(ws, verdict, doc, epoch=state.epoch, pair=pair, outcome=outcome)
+    if outcome.get("commit"):
+        state.extra["accepted_commit"] = outcome["commit"]
+    state.tried.append({"iteration": state.iteration, "label": label,
+                        "verdict": verdict.verdict, **{k: v for k, v in outcome.items() if v}})
+    state.status = verdict.verdict
+    state.epoch += 1  # a transition: this measuring.md must never drive another decision
+    artifacts.write_state(ws.state_path, state)
+    return doc

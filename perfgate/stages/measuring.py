@@ -1,0 +1,147 @@
+"""Stage 6, measuring: verify the candidate, then measure it against its baseline, interleaved."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from perfgate import artifacts, harness, report, secrets, vcs
+from perfgate.artifacts import Artifact
+from perfgate.errors import UsageError
+from perfgate.sessions import Recorder, Side
+from perfgate.workspace import Workspace
+
+TAIL_LINES = 5
+
+
+@dataclass
+class Pair:
+    """What measuring hands to gating: two sessions of one comparison, or a verify failure."""
+
+    base: Side
+    candidate: Side
+    comparison_id: Optional[int]
+    verify_failure: Optional[str]
+
+
+def verify(ws: Workspace, tree: Path, env, redact) -> Optional[str]:
+    """Correctness before speed: None when the contract's verify passes in `tree`."""
+    if not ws.contract.verify:
+        return None
+    res = harness.run_shell(ws.contract.verify, cwd=tree, env=env,
+                            timeout_s=ws.contract.repro.timeout_s, redact=redact)
+    if res.returncode == 0:
+        return None
+    tail = " | ".join(res.tail.strip().splitlines()[-TAIL_LINES:])
+    how = "timed out" if getattr(res, "timed_out", False) else f"exit {res.returncode}"
+    return f"verify failed: {how}, last lines: {tail}" if tail else f"verify failed: {how}"
+
+
+def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = True,
+                 allow_mismatch: bool = False, progress=None) -> Pair:
+    """Verify the candidate, then record both sides as one comparison in the store."""
+    c = ws.contract
+    values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
+    env, redact = secrets.environment(values), secrets.redactions(values)
+    failure = verify(ws, cand.cwd, env, redact)
+    if failure:
+        return Pair(base, cand, None, failure)
+    store = ws.project.store()
+    for _sid, pgid in store.abort_stale():
+        if pgid:
+            harness.sweep(pgid)
+    rec = Recorder(store, c, env, redact=redact, progress=progress)
+    if interleave:
+        rec.measure([base, cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+    else:
+        _reuse_baseline(ws, store, base, allow_mismatch)
+        rec.measure([cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+    comparison = store.new_comparison(c.name, base.session_id, cand.session_id)
+    return Pair(base, cand, comparison, None)
+
+
+def _reuse_baseline(ws: Workspace, store, base: Side, allow_mismatch: bool) -> None:
+    """--no-interleave: the stored baseline, only if it was measured on a machine like this one."""
+    found = store.latest_session(ws.name, "baseline", contract_digest=ws.contract.digest())
+    if found is None or found.get("commit_sha") != base.commit:
+        raise UsageError(f"no complete baseline of {ws.name} at {base.commit[:12]} in the store: "
+                         f"run `perfgate baseline {ws.name}` or drop --no-interleave")
+    stored = found["fingerprint"]
+    if isinstance(stored, str):
+        import json
+
+        stored = json.loads(stored)
+    here = harness.fingerprint()
+    differ = sorted(k for k in set(stored) | set(here) if stored.get(k) != here.get(k))
+    if differ and not allow_mismatch:
+        k = differ[0]
+        raise UsageError(f"the stored baseline (session {found['id']}) was measured with {k} = "
+                         f"{stored.get(k)!r}, this machine has {here.get(k)!r}; re-measure "
+                         "interleaved, or pass --allow-fingerprint-mismatch")
+    base.session_id = found["id"]
+    base.records = []  # values come from the store by session id
+
+
+def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
+    """measuring.md: the two sessions and their numbers (from SQL over the store)."""
+    result = "broken" if pair.verify_failure else "done"
+    meta = {"epoch": epoch, "result": result, "contract": ws.name,
+            "base_commit": pair.base.commit, "candidate_tree": pair.candidate.tree,
+            "candidate_commit": pair.candidate.commit,
+            "base_session": pair.base.session_id or None,
+            "candidate_session": pair.candidate.session_id or None,
+            "comparison": pair.comparison_id, "verify_failure": pair.verify_failure}
+    lines = [f"# Measuring: {ws.name}", "",
+             f"- baseline: `{pair.base.commit}` ({ws.display(pair.base.cwd)})",
+             f"- candidate: tree `{pair.candidate.tree}` ({ws.display(pair.candidate.cwd)})"]
+    if pair.verify_failure:
+        lines += ["", f"**{pair.verify_failure}** — the candidate was not measured.", ""]
+    else:
+        store = ws.project.store()
+        units = {m.name: m.unit for m in ws.contract.metrics.all()}
+        for label, side in (("Baseline", pair.base), ("Candidate", pair.candidate)):
+            lines += ["", f"## {label} (session {side.session_id})", "",
+                      report.summary_table(store.summary(side.session_id), units)]
+        lines.append("")
+    art = Artifact(meta, "\n".join(lines))
+    artifacts.write_artifact(ws.artifact("measuring"), art)
+    return art
+
+
+def sides_for_worktrees(ws: Workspace, base_commit: str, cand_tree_dir: Path,
+                        cand_commit: Optional[str]) -> tuple[Side, Side]:
+    root = vcs.repo_root(ws.root)
+    base_dir = vcs.ensure_worktree(root, ws.base_tree, base_commit)
+    base = Side("baseline", "baseline", base_dir, base_commit, vcs.tree_hash(base_dir))
+    cand = Side("candidate", "candidate", cand_tree_dir, cand_commit, vcs.tree_hash(cand_tree_dir))
+    return base, cand
+
+
+def run(ws: Workspace, *, interleave: bool = True, allow_mismatch: bool = False,
+        progress=None) -> Artifact:
+    """`doit measuring`: the perfgate work tree against the last accepted commit."""
+    from perfgate.stages import scoping
+
+    state = scoping.require_approved(ws)
+    accepted = state.extra.get("accepted_commit") or state.base_commit
+    root = vcs.repo_root(ws.root)
+    work = vcs.ensure_worktree(root, ws.work_tree, accepted, branch=ws.branch)
+    base, cand = sides_for_worktrees(ws, accepted, work, vcs.head(work))
+    if cand.tree == base.tree:
+        raise UsageError(f"nothing to gate: {ws.display(work)} is identical to the last accepted "
+                         f"commit {accepted[:12]}; edit it, or use --from-checkout")
+    pair = measure_pair(ws, base, cand, interleave=interleave, allow_mismatch=allow_mismatch,
+                        progress=progress)
+    state.status = "measuring"
+    artifacts.write_state(ws.state_path, state)
+    return write(ws, pair, state.epoch)
+
+
+def read_pair(ws: Workspace, art: Artifact) -> Pair:
+    """Rebuild what gating needs from measuring.md's front matter."""
+    m = art.meta
+    base = Side("baseline", "baseline", ws.base_tree, m.get("base_commit"), None,
+                session_id=m.get("base_session") or 0)
+    cand = Side("candidate", "candidate", ws.work_tree, m.get("candidate_commit"),
+                m.get("candidate_tree"), session_id=m.get("candidate_session") or 0)
+    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"))
