@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from perfgate.errors import PerfgateError, UsageError
+from perfgate.errors import GateRejected, PerfgateError, UsageError
 
 ROOT_OPTION = click.option("--root", type=click.Path(file_okay=False, path_type=Path),
                            default=".", show_default=True, help="The project's root directory.")
@@ -124,18 +124,86 @@ def baseline(contract: str, force: bool, root: Path) -> None:
     click.echo(ws.artifact("baseline").read_text(), nl=False)
 
 
-def _run_stage(root: Path, stage: str, ws, *, force: bool) -> bool:
+def _run_stage(root: Path, stage: str, ws, *, force: bool, **options) -> bool:
     from perfgate import tasks
 
     ws.contract  # validate first: a contract error is exit 2 before doit starts
     task = f"{stage}:{ws.contract_path.stem}"
     args = ["run", "--always-execute", task] if force else ["run", task]
-    code = tasks.run(root.resolve(), args)
+    code = tasks.run(root.resolve(), args, **options)
     if tasks.OUTCOME["error"] is not None:
         raise tasks.OUTCOME["error"]
     if code != 0:
         raise PerfgateError(f"doit {stage} failed with exit code {code}")
     return task in tasks.OUTCOME["ran"]
+
+
+INTERLEAVE = click.option("--no-interleave", "interleave", flag_value=False, default=True,
+                          help="Reuse the stored baseline instead of re-measuring it alongside.")
+MISMATCH = click.option("--allow-fingerprint-mismatch", "allow_mismatch", is_flag=True,
+                        help="With --no-interleave: accept a baseline from another machine.")
+JSON = click.option("--json", "as_json", is_flag=True,
+                    help="Print the verdict document on stdout (tables go to stderr).")
+
+
+@cli.command()
+@click.argument("contract")
+@click.option("--from-checkout", is_flag=True,
+              help="Gate your uncommitted changes (copied; your files are not touched).")
+@INTERLEAVE
+@MISMATCH
+@JSON
+@ROOT_OPTION
+def gate(contract: str, from_checkout: bool, interleave: bool, allow_mismatch: bool,
+         as_json: bool, root: Path) -> None:
+    """Gate the candidate in .perfgate/NAME/work against the last accepted commit."""
+    from perfgate import tasks
+    from perfgate.stages import fixing
+
+    ws = _workspace(root, contract)
+    if from_checkout:
+        fixing.take_checkout(ws)
+    _run_stage(root, "gating", ws, force=False, interleave=interleave,
+               allow_mismatch=allow_mismatch)
+    doc = tasks.OUTCOME["verdicts"].get(ws.name)
+    if doc is None:
+        _err(f"{ws.name}: the candidate is unchanged since the last gate; nothing to do")
+        return
+    _verdict_out(doc, as_json)
+
+
+@cli.command()
+@click.argument("contract")
+@click.option("--base", "base_ref", required=True, help="The reference commit (e.g. main).")
+@click.option("--head", "head_ref", required=True, help="The commit to judge (e.g. HEAD).")
+@click.option("--yes", "-y", is_flag=True, help="Do not require an approved scoping (CI).")
+@INTERLEAVE
+@MISMATCH
+@JSON
+@ROOT_OPTION
+def compare(contract: str, base_ref: str, head_ref: str, yes: bool, interleave: bool,
+            allow_mismatch: bool, as_json: bool, root: Path) -> None:
+    """Gate HEAD against BASE, each in its own worktree; exit 0 accepted, 1 rejected."""
+    from perfgate import compare as compare_mod
+    from perfgate.sessions import progress_bar
+
+    ws = _workspace(root, contract)
+    with progress_bar() as progress:
+        doc = compare_mod.compare(ws, base_ref, head_ref, yes=yes, interleave=interleave,
+                                  allow_mismatch=allow_mismatch, progress=progress)
+    _verdict_out(doc, as_json)
+
+
+def _verdict_out(doc: dict, as_json: bool) -> None:
+    from perfgate import report
+
+    if as_json:
+        _err(report.verdict_text(doc))
+        click.echo(report.json_document(doc), nl=False)
+    else:
+        click.echo(report.verdict_text(doc))
+    if doc["verdict"] != "accepted":
+        raise GateRejected(f"rejected: {doc['reasons'][0]}" if doc["reasons"] else "rejected")
 
 
 @cli.command()
@@ -207,6 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _err("Interrupted.")
         sys.exit(130)
+    except GateRejected as exc:
+        _err(str(exc))
+        sys.exit(exc.exit_code)
     except PerfgateError as exc:
         _err(f"Error: {exc}")
         sys.exit(exc.exit_code)

@@ -7,11 +7,14 @@ from typing import Any, Callable, Iterator, Optional
 from perfgate.errors import PerfgateError
 from perfgate.workspace import Project, Workspace
 
-__all__ = ["DOIT_CONFIG", "task_scoping", "task_baseline"]
+__all__ = ["DOIT_CONFIG", "task_scoping", "task_baseline", "task_measuring", "task_gating",
+           "task_gate"]
 
 # The in-process CLI reads what happened here after doit returns: doit itself only knows
 # "failed", while the CLI must print our one-line error and pick its exit code.
-OUTCOME: dict[str, Any] = {"ran": [], "error": None}
+OUTCOME: dict[str, Any] = {"ran": [], "error": None, "verdicts": {}}
+# Options of the CLI command that started doit (e.g. --no-interleave), read by the actions.
+OPTIONS: dict[str, Any] = {}
 _ROOT: Optional[Path] = None
 
 
@@ -31,9 +34,13 @@ def _root() -> Path:
 
 
 def _stage(name: str) -> Callable[..., Any]:
-    from perfgate.stages import baseline, scoping
+    from perfgate.stages import baseline, gating, measuring, scoping
 
-    return {"scoping": scoping.scope, "baseline": baseline.baseline}[name]
+    return {"scoping": scoping.scope, "baseline": baseline.baseline,
+            "measuring": lambda ws, progress: measuring.run(
+                ws, interleave=OPTIONS.get("interleave", True),
+                allow_mismatch=OPTIONS.get("allow_mismatch", False), progress=progress),
+            "gating": gating.run}[name]
 
 
 def _action(stage: str, contract_path: str) -> Any:
@@ -44,12 +51,24 @@ def _action(stage: str, contract_path: str) -> Any:
     try:
         ws = Project(_root()).workspace(contract_path)
         with progress_bar() as progress:
-            _stage(stage)(ws, progress=progress)
+            result = _stage(stage)(ws, progress=progress)
     except PerfgateError as exc:
         OUTCOME["error"] = exc
         return TaskFailed(str(exc))
-    OUTCOME["ran"].append(f"{stage}:{ws.name}")
+    OUTCOME["ran"].append(f"{stage}:{ws.contract_path.stem}")
+    if stage == "gating":
+        OUTCOME["verdicts"][ws.name] = result
+        if not OPTIONS.get("cli"):
+            print(f"{ws.name}: {result['verdict']} ({ws.display(ws.artifact('gating'))})")
     return None
+
+
+def _gate_result() -> Any:
+    """`doit gate` fails (exit 1) when a contract's candidate was rejected in this run."""
+    from doit.exceptions import TaskFailed
+
+    rejected = sorted(n for n, d in OUTCOME["verdicts"].items() if d["verdict"] != "accepted")
+    return TaskFailed("rejected: " + ", ".join(rejected)) if rejected else None
 
 
 def _workspaces() -> Iterator[tuple[str, Path, Workspace]]:
@@ -59,11 +78,14 @@ def _workspaces() -> Iterator[tuple[str, Path, Workspace]]:
         yield path.stem, path, project.workspace(str(path))
 
 
-def _subtasks(stage: str, deps: Callable[[Workspace], list[Path]]) -> Iterator[dict[str, Any]]:
+def _subtasks(stage: str, deps: Callable[[Workspace], list[Path]],
+              uptodate: Callable[[Workspace], list[Any]] = lambda ws: []
+              ) -> Iterator[dict[str, Any]]:
     for stem, path, ws in _workspaces():
         yield {"name": stem, "actions": [(_action, [stage, str(path)])],
                "file_dep": [str(p) for p in [path, *deps(ws)]],
-               "targets": [str(_artifact_path(ws, stage))], "verbosity": 2}
+               "targets": [str(_artifact_path(ws, stage))], "uptodate": uptodate(ws),
+               "verbosity": 2}
 
 
 def task_scoping() -> Iterator[dict[str, Any]]:
@@ -78,6 +100,37 @@ def task_baseline() -> Iterator[dict[str, Any]]:
     yield from _subtasks("baseline", lambda ws: [_artifact_path(ws, "scoping")])
 
 
+def task_measuring() -> Iterator[dict[str, Any]]:
+    """Verify the candidate (the work tree), then measure it against the base, interleaved."""
+    yield {"basename": "measuring", "name": None, "doc": task_measuring.__doc__}
+    yield from _subtasks("measuring", lambda ws: [_artifact_path(ws, "scoping")], _candidate)
+
+
+def task_gating() -> Iterator[dict[str, Any]]:
+    """Decide on the measurement; accepted: commit on perfgate/<name>, rejected: archive + reset."""
+    yield {"basename": "gating", "name": None, "doc": task_gating.__doc__}
+    yield from _subtasks("gating", lambda ws: [_artifact_path(ws, "measuring")])
+
+
+def task_gate() -> dict[str, Any]:
+    """Gate the candidate in .perfgate/<name>/work: measuring then gating (exit 1 if rejected)."""
+    return {"actions": [_gate_result], "task_dep": ["gating"], "doc": task_gate.__doc__,
+            "uptodate": [False], "verbosity": 2}
+
+
+def _candidate(ws: Workspace) -> list[Any]:
+    """The candidate's identity is its tree hash: an edit re-runs measuring, nothing else does."""
+    from doit.tools import config_changed
+
+    from perfgate import vcs
+
+    try:
+        tree = vcs.tree_hash(ws.work_tree) if ws.work_tree.is_dir() else None
+        return [config_changed({"tree": tree, "contract": ws.contract.digest()})]
+    except PerfgateError:
+        return [False]
+
+
 def _artifact_path(ws: Workspace, stage: str) -> Path:
     try:
         return ws.artifact(stage)
@@ -86,20 +139,23 @@ def _artifact_path(ws: Workspace, stage: str) -> Path:
         return ws.project.dir / ws.contract_path.stem / f"{stage}.md"
 
 
-def run(root: Path, args: list[str]) -> int:
+def run(root: Path, args: list[str], **options: Any) -> int:
     """Run doit in-process over this project (what the CLI does). Returns doit's exit code."""
     global _ROOT
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
     _ROOT = root
-    OUTCOME["ran"], OUTCOME["error"] = [], None
-    namespace = {"task_scoping": task_scoping, "task_baseline": task_baseline,
-                 "DOIT_CONFIG": doit_config(root, reporter=_SilentReporter)}
+    OPTIONS.clear()
+    OPTIONS.update(cli=True, **options)
+    OUTCOME.update(ran=[], error=None, verdicts={})
+    namespace = {name: globals()[name] for name in __all__ if name.startswith("task_")}
+    namespace["DOIT_CONFIG"] = doit_config(root, reporter=_SilentReporter)
     try:
         return DoitMain(ModuleTaskLoader(namespace), config_filenames=()).run(args)
     finally:
         _ROOT = None
+        OPTIONS.clear()
 
 
 class _SilentReporter:
