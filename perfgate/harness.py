@@ -1,10 +1,26 @@
-"""The only module that spawns processes: timed repro runs and plain calls (git, verify)."""
+"""The only module that spawns processes: timed repro runs, verify/profiler commands, git calls."""
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import os
+import platform
+import signal
 import subprocess
-from dataclasses import dataclass
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
+
+from perfgate import metrics as metrics_mod
+
+STDOUT_KEEP = 8 * 1024 * 1024     # what metric parsing sees; the hash covers everything
+STDERR_KEEP = 4 * 1024
+POLL_S = 0.01
+TERM_GRACE_S = 1.0
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -14,13 +30,369 @@ class Called:
     stderr: bytes
     timed_out: bool = False
 
+    @property
+    def tail(self) -> str:
+        return (self.stdout + b"\n" + self.stderr).decode(errors="replace")[-STDERR_KEEP:]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a command: what the kernel and the poller saw, and what it reported."""
+
+    wall_time: float
+    cpu_time: float
+    peak_rss: float          # MiB, whole tree: max(ru_maxrss, polled sum of the tree's RSS)
+    ru_maxrss_mb: float
+    tree_rss_mb: float
+    exit_code: int           # negative: killed by that signal
+    timed_out: bool
+    stdout_sha256: str
+    stdout_bytes: int
+    stderr_tail: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    timeout_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem() is None
+
+    def problem(self) -> Optional[str]:
+        """A one-line reason this run cannot be used, or None."""
+        if self.timed_out:
+            return f"timed out after {self.timeout_s:g} s (the process tree was killed)"
+        if self.exit_code != 0:
+            last = next((ln for ln in reversed(self.stderr_tail.splitlines()) if ln.strip()), "")
+            how = (f"killed by signal {-self.exit_code}" if self.exit_code < 0
+                   else f"exit {self.exit_code}")
+            return f"{how}: {last.strip()[:200]}" if last else how
+        if self.errors:
+            return self.errors[0]
+        if self.missing:
+            return f"metric {self.missing[0]} missing (not reported by the command)"
+        return None
+
+
+# -- process-tree control ------------------------------------------------------------------
+
+_subreaper_done = False
+
+
+def _become_subreaper() -> None:
+    """Orphaned grandchildren re-parent to us, so none escapes accounting or cleanup."""
+    global _subreaper_done
+    if _subreaper_done or not platform.system() == "Linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+    _subreaper_done = True
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children, from /proc (cheap enough to call every 10 ms)."""
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out += [int(x) for x in fh.read().split()]
+    except OSError:
+        return out
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo += _children(p)
+    return seen
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class _Poller(threading.Thread):
+    """Samples the tree's summed RSS and remembers every descendant it saw."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.seen = pid, 0, set()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            pids = _tree(self.pid)
+            self.seen.update(pids)
+            self.peak = max(self.peak, sum(_rss_bytes(p) for p in pids))
+            self.stop.wait(POLL_S)
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_leftovers(pgid: int, seen: set[int]) -> list[int]:
+    """SIGKILL whatever survived: the group, descendants that left it, orphans re-parented to us.
+
+    Only cheap /proc reads and kill(0) probes: this runs after every measured run.
+    """
+    _kill_group(pgid, signal.SIGKILL)
+    victims = [p for p in seen | set(_children(os.getpid()))
+               if p not in _RUNNING and p != os.getpid() and _exists(p)]
+    for p in victims:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return victims
+
+
+_RUNNING: set[int] = set()  # pids this module spawned and has not reaped yet
+
+
+def _reap(pids: Sequence[int]) -> float:
+    """Wait for re-parented leftovers; returns their CPU seconds (they ran for this command)."""
+    cpu = 0.0
+    for pid in pids:
+        try:
+            _, _, ru = os.wait4(pid, 0)
+            cpu += ru.ru_utime + ru.ru_stime
+        except ChildProcessError:
+            pass
+    return cpu
+
+
+def _pump(stream, sink: Callable[[bytes], None]) -> threading.Thread:
+    def loop() -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            sink(chunk)
+        stream.close()
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+@dataclass
+class _Outcome:
+    exit_code: int
+    timed_out: bool
+    wall_ns: int
+    cpu: float
+    ru_maxrss_kb: int
+    tree_peak: int
+    stdout_hash: str
+    stdout_bytes: int
+    stdout_kept: bytes
+    stderr_tail: bytes
+
+
+def _execute(argv: Sequence[str], *, cwd, env, timeout_s: Optional[float],
+             on_spawn: Optional[Callable[[int], None]] = None, poll: bool = True,
+             input: Optional[bytes] = None) -> _Outcome:
+    """Spawn in a new session, wait with wait4, kill the whole tree on timeout or Ctrl-C."""
+    _become_subreaper()
+    sha = hashlib.sha256()
+    out_buf = bytearray()
+    err_buf = bytearray()
+    total = [0]
+
+    def take_out(chunk: bytes) -> None:
+        sha.update(chunk)
+        total[0] += len(chunk)
+        out_buf.extend(chunk)
+        if len(out_buf) > 2 * STDOUT_KEEP:  # keep the tail: metrics are usually printed last
+            del out_buf[:len(out_buf) - STDOUT_KEEP]
+
+    def take_err(chunk: bytes) -> None:
+        err_buf.extend(chunk)
+        if len(err_buf) > 4 * STDERR_KEEP:
+            del err_buf[:len(err_buf) - STDERR_KEEP]
+
+    t0 = time.perf_counter_ns()
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+                            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    pid = pgid = proc.pid
+    _RUNNING.add(pid)
+    if on_spawn is not None:
+        on_spawn(pgid)
+    readers = [_pump(proc.stdout, take_out), _pump(proc.stderr, take_err)]
+    if input is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+    poller = _Poller(pid)
+    if poll:
+        poller.start()
+    timed_out = threading.Event()
+
+    def on_timeout() -> None:
+        timed_out.set()
+        _kill_group(pgid, signal.SIGTERM)
+        time.sleep(TERM_GRACE_S)
+        _kill_group(pgid, signal.SIGKILL)
+        for p in list(poller.seen):   # descendants that left the group (setsid) die too
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    timer = threading.Timer(timeout_s, on_timeout) if timeout_s else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        _, status, ru = os.wait4(pid, 0)
+        wall = time.perf_counter_ns() - t0
+    except BaseException:
+        _kill_group(pgid, signal.SIGKILL)
+        _kill_leftovers(pgid, poller.seen | {pid})
+        try:
+            os.wait4(pid, 0)
+        except ChildProcessError:
+            pass
+        raise
+    finally:
+        _RUNNING.discard(pid)
+        if timer is not None:
+            timer.cancel()
+        poller.stop.set()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    leftovers = _kill_leftovers(pgid, poller.seen)
+    extra_cpu = _reap(leftovers)
+    for r in readers:
+        r.join(timeout=5)
+    if poll:
+        poller.join(timeout=1)
+    return _Outcome(proc.returncode, timed_out.is_set(), wall,
+                    ru.ru_utime + ru.ru_stime + extra_cpu, ru.ru_maxrss, poller.peak,
+                    sha.hexdigest(), total[0], bytes(out_buf), bytes(err_buf))
+
+
+def _feed(stream, data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _redact(text: str, redact: Sequence[str]) -> str:
+    for secret in redact:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+# -- public API ----------------------------------------------------------------------------
+
+def run_once(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
+             timeout_s: float = 600, metrics: Sequence = (), redact: Sequence[str] = (),
+             on_spawn: Optional[Callable[[int], None]] = None) -> RunRecord:
+    """Run a shell command once and measure it: wall, CPU and peak memory of the whole tree."""
+    fd, metrics_file = tempfile.mkstemp(prefix="perfgate-metrics-", suffix=".json")
+    os.close(fd)
+    os.unlink(metrics_file)  # the command creates it only if it has something to say
+    child_env = dict(os.environ if env is None else env)
+    child_env["PERFGATE_METRICS_FILE"] = metrics_file
+    try:
+        o = _execute(["/bin/sh", "-c", command], cwd=cwd, env=child_env, timeout_s=timeout_s,
+                     on_spawn=on_spawn)
+        found, missing, errors = metrics_mod.extract(
+            metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))
+    finally:
+        Path(metrics_file).unlink(missing_ok=True)
+    ru_mb, tree_mb = o.ru_maxrss_kb / 1024, o.tree_peak / MIB
+    builtin = {"wall_time": o.wall_ns / 1e9, "cpu_time": o.cpu, "peak_rss": max(ru_mb, tree_mb)}
+    stderr_tail = _redact(o.stderr_tail.decode(errors="replace"), redact)[-STDERR_KEEP:]
+    return RunRecord(
+        wall_time=builtin["wall_time"], cpu_time=o.cpu, peak_rss=builtin["peak_rss"],
+        ru_maxrss_mb=ru_mb, tree_rss_mb=tree_mb, exit_code=o.exit_code, timed_out=o.timed_out,
+        stdout_sha256=o.stdout_hash, stdout_bytes=o.stdout_bytes, stderr_tail=stderr_tail,
+        metrics={**found, **builtin}, missing=tuple(missing),
+        errors=tuple(_redact(e, redact) for e in errors), timeout_s=timeout_s)
+
+
+def run_shell(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
+              timeout_s: Optional[float] = 600, redact: Sequence[str] = ()) -> Called:
+    """Run a shell command (verify, profiler) with tree cleanup; output comes back redacted."""
+    o = _execute(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout_s=timeout_s, poll=False)
+    clean = [_redact(b.decode(errors="replace"), redact).encode() for b in
+             (o.stdout_kept, o.stderr_tail)]
+    return Called(o.exit_code, clean[0], clean[1], o.timed_out)
+
 
 def call(argv: Sequence[str], *, cwd: str | Path, env: Optional[Mapping[str, str]] = None,
          timeout_s: Optional[float] = None, input: Optional[bytes] = None) -> Called:
-    """Run argv (never through a shell) and capture its output."""
+    """Run argv (never through a shell) and capture its output; the tree dies on timeout."""
     try:
-        p = subprocess.run(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-                           input=input, capture_output=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        return Called(-9, exc.stdout or b"", exc.stderr or b"", timed_out=True)
-    return Called(p.returncode, p.stdout, p.stderr)
+        p = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+                             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    except FileNotFoundError:
+        return Called(127, b"", f"{argv[0]}: command not found".encode())
+    try:
+        out, err = p.communicate(input=input, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return Called(-9, out, err, timed_out=True)
+    except BaseException:
+        _kill_group(p.pid, signal.SIGKILL)
+        p.wait()
+        raise
+    return Called(p.returncode, out, err)
+
+
+def sweep(pgid: int) -> int:
+    """Kill what is left of a recorded process group (after perfgate itself was killed)."""
+    import psutil
+
+    killed = 0
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != os.getpid() and os.getpgid(proc.pid) == pgid:
+                proc.kill()
+                killed += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+            continue
+    return killed
+
+
+def fingerprint() -> dict[str, str]:
+    """What must match for two sessions to be comparable. Nothing here varies run to run."""
+    import perfgate
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh
+                        if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"host": platform.node(), "cpu_model": cpu, "cores": str(os.cpu_count()),
+            "os": platform.platform(),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "perfgate": perfgate.__version__}

@@ -1,0 +1,289 @@
+"""The DuckDB store: the only module with SQL. Short-lived connections, append-only migrations.
+
+Files are written with DuckDB's `storage_compatibility_version = 'v1.0.0'`, so the DuckDB 1.x
+CLI (`duckdb .perfgate/perfgate.duckdb`) can read a store written by the 2.x library.
+DuckDB allows one writing process per file: a second opener gets a lock error, which we retry
+with backoff until `busy_timeout_s`, then report as "store busy".
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+import json
+import os
+import re
+import socket
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+from perfgate.errors import StoreBusy, UsageError
+
+STORAGE_VERSION = "v1.0.0"
+_LOCK = re.compile(r"Could not set lock|Conflicting lock", re.I)
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    median: float
+    mean: float
+    sd: Optional[float]
+    cv: Optional[float]
+    min: float
+    max: float
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every migrations/NNNN_name.sql, in order."""
+    out = []
+    for f in importlib.resources.files("perfgate.migrations").iterdir():
+        m = re.match(r"^(\d{4})_(\w+)\.sql$", f.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), f.read_text()))
+    return sorted(out)
+
+
+class Store:
+    """One DuckDB file per project. Every method opens, works in a transaction, and closes."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = 30) -> None:
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._migrated = False
+
+    # -- connections ----------------------------------------------------------------------
+
+    def _connect(self, read_only: bool = False):
+        import duckdb
+
+        delay, deadline = 0.05, time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                if read_only:
+                    return duckdb.connect(str(self.path), read_only=True)
+                return duckdb.connect(str(self.path),
+                                      config={"storage_compatibility_version": STORAGE_VERSION})
+            except duckdb.IOException as exc:
+                if not _LOCK.search(str(exc)):
+                    raise UsageError(f"{self.path}: cannot open the store "
+                                     f"({str(exc).splitlines()[0]})") from None
+                if time.monotonic() >= deadline:
+                    pid = re.search(r"PID (\d+)", str(exc))
+                    who = f" (pid {pid.group(1)})" if pid else ""
+                    raise StoreBusy(f"store busy: {self.path} is locked by another "
+                                    f"process{who}; try again when it finishes") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._connect()
+        try:
+            if not self._migrated:
+                self._migrate(con)
+            con.execute("BEGIN")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    def _migrate(self, con: Any) -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP)")
+        have = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        known = migrations()
+        newest = max((v for v, _, _ in known), default=0)
+        if have and max(have) > newest:
+            raise UsageError(f"{self.path}: store schema version {max(have)} is newer than this "
+                             f"perfgate ({newest}); upgrade perfgate")
+        for version, name, sql in known:
+            if version in have:
+                continue
+            # One transaction per migration: a crash never leaves half a schema behind.
+            con.execute("BEGIN")
+            try:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                            [version, name, _now()])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        self._migrated = True
+
+    def schema_version(self) -> int:
+        with self._tx() as con:
+            return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    # -- sessions and runs ----------------------------------------------------------------
+
+    def begin_session(self, *, contract: str, role: str, commit_sha: Optional[str],
+                      tree_sha: Optional[str], contract_digest: Optional[str],
+                      fingerprint: dict, comparison_id: Optional[int] = None,
+                      pgid: Optional[int] = None) -> int:
+        with self._tx() as con:
+            return con.execute(
+                "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
+                "contract_digest, fingerprint, host, pid, pgid, started, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
+                [contract, role, comparison_id, commit_sha, tree_sha, contract_digest,
+                 json.dumps(fingerprint, sort_keys=True), socket.gethostname(), os.getpid(),
+                 pgid, _now()]).fetchone()[0]
+
+    def set_pgid(self, session_id: int, pgid: int) -> None:
+        with self._tx() as con:
+            con.execute("UPDATE sessions SET pgid = ? WHERE id = ?", [pgid, session_id])
+
+    def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> int:
+        with self._tx() as con:
+            run_id = con.execute(
+                "INSERT INTO runs (session_id, idx, warmup, exit_code, timed_out, stdout_sha256, "
+                "stdout_bytes, stderr_tail, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
+                [session_id, idx, warmup, record.exit_code, record.timed_out,
+                 record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
+            ).fetchone()[0]
+            rows = [(run_id, session_id, k, float(v)) for k, v in sorted(record.metrics.items())]
+            if rows:
+                con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
+            return run_id
+
+    def finish_session(self, session_id: int, status: str = "complete") -> None:
+        with self._tx() as con:
+            # Only a running session can end: an aborted one never becomes complete later.
+            con.execute("UPDATE sessions SET status = ?, finished = ? "
+                        "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
+
+    def abort_stale(self) -> list[tuple[int, Optional[int]]]:
+        """Running sessions of dead perfgate processes on this host become aborted."""
+        host = socket.gethostname()
+        with self._tx() as con:
+            rows = con.execute("SELECT id, pid, pgid FROM sessions WHERE status = 'running' "
+                               "AND host = ?", [host]).fetchall()
+            dead = [(sid, pgid) for sid, pid, pgid in rows if not _alive(pid)]
+            for sid, _ in dead:
+                con.execute("UPDATE sessions SET status = 'aborted', finished = ? WHERE id = ?",
+                            [_now(), sid])
+            return dead
+
+    def new_comparison(self, contract: str, base_session: int, candidate_session: int) -> int:
+        with self._tx() as con:
+            cid = con.execute("INSERT INTO comparisons (contract, base_session, "
+                              "candidate_session, created) VALUES (?, ?, ?, ?) RETURNING id",
+                              [contract, base_session, candidate_session, _now()]).fetchone()[0]
+            con.execute("UPDATE sessions SET comparison_id = ? WHERE id IN (?, ?)",
+                        [cid, base_session, candidate_session])
+            return cid
+
+    # -- reading --------------------------------------------------------------------------
+
+    def summary(self, session_id: int) -> dict[str, Summary]:
+        """n, median, mean, sd (sample), CV, min, max per metric, over measurement runs."""
+        with self._tx() as con:
+            rows = con.execute(
+                "SELECT m.metric, count(*), median(m.value), avg(m.value), stddev_samp(m.value), "
+                "min(m.value), max(m.value) FROM samples m JOIN runs r ON r.id = m.run_id "
+                "WHERE m.session_id = ? AND NOT r.warmup GROUP BY m.metric ORDER BY m.metric",
+                [session_id]).fetchall()
+        out = {}
+        for name, n, med, mean, sd, lo, hi in rows:
+            cv = sd / mean if sd is not None and mean else None
+            out[name] = Summary(n, med, mean, sd, cv, lo, hi)
+        return out
+
+    def samples(self, session_id: int, metric: str) -> list[float]:
+        """Measurement values of one metric, in run order."""
+        with self._tx() as con:
+            return [r[0] for r in con.execute(
+                "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
+                "WHERE m.session_id = ? AND m.metric = ? AND NOT r.warmup ORDER BY r.idx",
+                [session_id, metric]).fetchall()]
+
+    def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self._tx() as con:
+            cur = con.execute(sql, list(params))
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def session(self, session_id: int) -> Optional[dict[str, Any]]:
+        rows = self._dicts("SELECT * FROM sessions WHERE id = ?", [session_id])
+        return rows[0] if rows else None
+
+    def latest_session(self, contract: str, role: str, *, status: str = "complete",
+                       contract_digest: Optional[str] = None) -> Optional[dict[str, Any]]:
+        rows = self._dicts(
+            "SELECT * FROM sessions WHERE contract = ? AND role = ? AND status = ? "
+            "AND (? IS NULL OR contract_digest = ?) ORDER BY id DESC LIMIT 1",
+            [contract, role, status, contract_digest, contract_digest])
+        return rows[0] if rows else None
+
+    def sessions_overview(self, contract: Optional[str] = None) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT id, contract, role, status, commit_sha, started FROM sessions "
+            "WHERE (? IS NULL OR contract = ?) ORDER BY id DESC", [contract, contract])
+
+    def record_decision(self, **fields: Any) -> int:
+        cols = list(fields)
+        with self._tx() as con:
+            return con.execute(
+                f"INSERT INTO decisions ({', '.join(cols)}, decided) "
+                f"VALUES ({', '.join('?' for _ in cols)}, ?) RETURNING id",
+                [fields[c] for c in cols] + [_now()]).fetchone()[0]
+
+    def record_hotspots(self, contract: str, iteration: int, rows: Sequence[dict]) -> None:
+        with self._tx() as con:
+            for rank, h in enumerate(rows, 1):
+                con.execute(
+                    "INSERT INTO hotspots (contract, iteration, rank, file, line_start, line_end, "
+                    "function, self_share, inclusive_share, calls, status, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [contract, iteration, rank, h.get("file"), h.get("line_start"),
+                     h.get("line_end"), h.get("function"), h.get("self_share"),
+                     h.get("inclusive_share"), h.get("calls"), h.get("status", "proposed"),
+                     _now()])
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        """Any read-only SQL (`perfgate sql`): the store is changed only by perfgate."""
+        import duckdb
+
+        if not self.path.exists():
+            raise UsageError(f"{self.path}: no store yet (run `perfgate scope` or `baseline`)")
+        with self._tx():
+            pass  # apply pending migrations before opening read-only
+        con = self._connect(read_only=True)
+        try:
+            cur = con.execute(sql, list(params))
+            if cur.description is None:
+                return [], []
+            return [d[0] for d in cur.description], cur.fetchall()
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            if "read-only" in first.lower() or "read only" in first.lower():
+                raise UsageError(f"sql: the store is read-only from here: {first}") from None
+            raise UsageError(f"sql: {first}") from None
+        finally:
+            con.close()
+
+
+def _alive(pid: Optional[int]) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
