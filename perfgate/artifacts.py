@@ -84,7 +84,7 @@ class State:
 
     contract: str
     status: str = "scoping"
-    epoch: int = 1
+    epoch: int = 0
     base_commit: Optional[str] = None
     iteration: int = 0
     tried: list[dict[str, Any]] = field(default_factory=list)

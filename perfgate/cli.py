@@ -129,8 +129,9 @@ def _run_stage(root: Path, stage: str, ws, *, force: bool, **options) -> bool:
 
     ws.contract  # validate first: a contract error is exit 2 before doit starts
     task = f"{stage}:{ws.contract_path.stem}"
-    args = ["run", "--always-execute", task] if force else ["run", task]
-    code = tasks.run(root.resolve(), args, **options)
+    if force:  # forget only this task: --always-execute would also re-run (and reset) scoping
+        tasks.run(root.resolve(), ["forget", task])
+    code = tasks.run(root.resolve(), ["run", task], **options)
     if tasks.OUTCOME["error"] is not None:
         raise tasks.OUTCOME["error"]
     if code != 0:

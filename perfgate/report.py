@@ -110,7 +110,7 @@ def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
     rows = []
     p = doc.get("primary")
     if p:
-        limit = doc.get("threshold_text") or "threshold"
+        limit = threshold_text(doc.get("threshold") or {}, p.get("unit", ""), p.get("alpha"))
         rows.append([p["name"], "primary", num(p["baseline_median"]), num(p["candidate_median"]),
                      _pct(p["change_pct"]), f"[{num(p['ci_low'], 3)}, {num(p['ci_high'], 3)}]",
                      num(p["p_value"], 3), str(limit), "pass" if p["passed"] else "FAIL"])
@@ -119,6 +119,17 @@ def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
                      _pct(w["change_pct"]), "–", "–", f"≤ {w['max_regression_pct']:g}% worse",
                      "pass" if w["passed"] else "FAIL"])
     return rows
+
+
+def threshold_text(t: Mapping[str, object], unit: str, alpha: object) -> str:
+    parts = []
+    if t.get("type") in ("pct", "both"):
+        parts.append(f"≥ {t['pct_min']:g}% better")
+    if t.get("type") in ("absolute", "both"):
+        parts.append(f"≥ {t['absolute_min']:g} {unit} better")
+    if t.get("significance_required") and alpha is not None:
+        parts.append(f"p < {alpha:g}")
+    return ", ".join(parts) or "–"
 
 
 def _pct(x: object) -> str:

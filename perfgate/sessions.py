@@ -136,9 +136,10 @@ def progress_bar():
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeRemainingColumn)
 
+    console = Console(stderr=True)
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("ETA"), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True)
+                    TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+                    disable=not console.is_terminal)
 
 
 def run_series(command: list[str], *, runs: int, warmup: int, timeout_s: float,

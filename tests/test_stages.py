@@ -13,14 +13,16 @@ def sql(repo, query):
 
 def test_scope_approve_baseline(repo):
     before = snapshot(repo)
+    # doit runs scoping first (baseline depends on scoping.md), then stops at the hard gate.
     r = perfgate("baseline", "work", cwd=repo)
     assert r.returncode == 2
-    assert "has not been scoped: run `perfgate scope work`" in r.stderr
+    assert r.stderr.strip() == ("Error: contract work is not approved: review "
+                                ".perfgate/work/scoping.md, then run `perfgate approve work`")
 
     r = perfgate("scope", "work", cwd=repo)
     assert r.returncode == 0, r.stderr
     art = (repo / ".perfgate" / "work" / "scoping.md").read_text()
-    assert art.startswith("---\nepoch: 1\nresult: pending\n")
+    assert art.startswith("---\nepoch: 2\nresult: pending\n")  # the second scoping
     for section in ("## Repo Context", "### Domain", "### Repro", "### Metrics", "### Threshold",
                     "### Significance Test", "### Profiler", "### Secrets",
                     "## Pre-flight result", "### Noise and power"):
