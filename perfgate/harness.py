@@ -41,8 +41,8 @@ class RunRecord:
 
     wall_time: float
     cpu_time: float
-    peak_rss: float          # MiB, whole tree: max(ru_maxrss, polled sum of the tree's RSS)
-    ru_maxrss_mb: float
+    peak_rss: float          # MiB, whole tree (see _Outcome.tree_peak_kb)
+    ru_maxrss_mb: float      # the kernel's figure as reported, inherited part included
     tree_rss_mb: float
     exit_code: int           # negative: killed by that signal
     timed_out: bool
@@ -113,28 +113,42 @@ def _tree(pid: int) -> list[int]:
     return seen
 
 
-def _rss_bytes(pid: int) -> int:
+def _memory_kb(pid: str | int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in kB from /proc/<pid>/status; (0, 0) once the process is gone."""
+    rss = hwm = 0
     try:
-        with open(f"/proc/{pid}/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
     except (OSError, IndexError, ValueError):
-        return 0
+        pass
+    return rss, hwm
 
 
 class _Poller(threading.Thread):
-    """Samples the tree's summed RSS and remembers every descendant it saw."""
+    """Samples the tree's summed RSS and each process's own high-water mark.
+
+    VmHWM starts afresh at exec, so unlike wait4's ru_maxrss it does not inherit the size of
+    perfgate itself, which every forked child carries until it execs.
+    """
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.seen = pid, 0, set()
+        self.pid, self.peak_kb, self.seen = pid, 0, set()
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.is_set():
+        while True:
             pids = _tree(self.pid)
             self.seen.update(pids)
-            self.peak = max(self.peak, sum(_rss_bytes(p) for p in pids))
-            self.stop.wait(POLL_S)
+            mems = [_memory_kb(p) for p in pids]
+            self.peak_kb = max(self.peak_kb, sum(m[0] for m in mems),
+                               max((m[1] for m in mems), default=0))
+            if self.stop.wait(POLL_S):
+                return
 
 
 def _kill_group(pgid: int, sig: int) -> None:
@@ -202,7 +216,7 @@ class _Outcome:
     wall_ns: int
     cpu: float
     ru_maxrss_kb: int
-    tree_peak: int
+    tree_peak_kb: int         # max(polled tree RSS sum, any process's VmHWM, credible ru_maxrss)
     stdout_hash: str
     stdout_bytes: int
     stdout_kept: bytes
@@ -231,6 +245,7 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: Optional[float],
         if len(err_buf) > 4 * STDERR_KEEP:
             del err_buf[:len(err_buf) - STDERR_KEEP]
 
+    own_hwm_kb = _memory_kb("self")[1]
     t0 = time.perf_counter_ns()
     proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
                             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
@@ -285,8 +300,16 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: Optional[float],
         r.join(timeout=5)
     if poll:
         poller.join(timeout=1)
+    # A forked child inherits perfgate's high-water mark until it execs, so ru_maxrss at or
+    # below our own peak says nothing about the command: trust it only above that.
+    # A command too short for the first poll leaves only the kernel's figure: an upper bound,
+    # but the same on both sides of a comparison, so a memory watchdog still compares like
+    # with like.
+    credible_kb = ru.ru_maxrss if (ru.ru_maxrss > own_hwm_kb * 1.02
+                                   or poller.peak_kb == 0) else 0
     return _Outcome(proc.returncode, timed_out.is_set(), wall,
-                    ru.ru_utime + ru.ru_stime + extra_cpu, ru.ru_maxrss, poller.peak,
+                    ru.ru_utime + ru.ru_stime + extra_cpu, ru.ru_maxrss,
+                    max(poller.peak_kb, credible_kb),
                     sha.hexdigest(), total[0], bytes(out_buf), bytes(err_buf))
 
 
@@ -323,8 +346,8 @@ def run_once(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
             metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))
     finally:
         Path(metrics_file).unlink(missing_ok=True)
-    ru_mb, tree_mb = o.ru_maxrss_kb / 1024, o.tree_peak / MIB
-    builtin = {"wall_time": o.wall_ns / 1e9, "cpu_time": o.cpu, "peak_rss": max(ru_mb, tree_mb)}
+    ru_mb, tree_mb = o.ru_maxrss_kb / 1024, o.tree_peak_kb / 1024
+    builtin = {"wall_time": o.wall_ns / 1e9, "cpu_time": o.cpu, "peak_rss": tree_mb}
     stderr_tail = _redact(o.stderr_tail.decode(errors="replace"), redact)[-STDERR_KEEP:]
     return RunRecord(
         wall_time=builtin["wall_time"], cpu_time=o.cpu, peak_rss=builtin["peak_rss"],
