@@ -1,0 +1,157 @@
+"""The harness against real processes: time, CPU, tree memory, kills, metrics, big output."""
+import hashlib
+import os
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from perfgate import harness
+from perfgate.contract import Metric
+
+PY = sys.executable
+
+
+def py(code: str) -> str:
+    return f"{PY} -c {__import__('shlex').quote(textwrap.dedent(code))}"
+
+
+def test_a_200_mb_allocation(tmp_path):
+    r = harness.run_once(py("x = bytearray(200 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"),
+                         cwd=tmp_path)
+    assert r.ok, r.problem()
+    assert 200 <= r.peak_rss <= 260
+
+
+def test_three_children_of_100_mb_are_summed(tmp_path):
+    child = py("import time; x = bytearray(100 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]);"
+               " time.sleep(0.6)")
+    r = harness.run_once(f"{child} & {child} & {child} & wait", cwd=tmp_path)
+    assert r.peak_rss >= 300, (r.peak_rss, r.ru_maxrss_mb, r.tree_rss_mb)
+
+
+def test_cpu_time_counts_the_whole_tree(tmp_path):
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    r = harness.run_once(f"{py(burn)} & {py(burn)}; wait", cwd=tmp_path)
+    assert r.cpu_time >= 0.55, r.cpu_time
+    assert r.wall_time > 0.25
+
+
+def test_timeout_kills_grandchildren_that_ignore_sigterm_or_escape(tmp_path):
+    pids = tmp_path / "pids"
+    code = f"""
+        import os, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        a = subprocess.Popen([sys.executable, '-c',
+            'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])
+        b = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],
+                             start_new_session=True)
+        open({str(pids)!r}, 'w').write(f"{{os.getpid()}} {{a.pid}} {{b.pid}}")
+        time.sleep(60)
+    """
+    t = time.monotonic()
+    r = harness.run_once(py(code), cwd=tmp_path, timeout_s=1.5)
+    assert time.monotonic() - t < 6
+    assert r.timed_out and not r.ok and "timed out after 1.5 s" in r.problem()
+    for pid in map(int, pids.read_text().split()):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", pid
+
+
+def test_leftover_background_process_is_cleaned_up(tmp_path):
+    pidfile = tmp_path / "pid"
+    r = harness.run_once(f"sleep 30 & echo $! > {pidfile}", cwd=tmp_path)
+    assert r.ok
+    time.sleep(0.1)
+    assert not psutil.pid_exists(int(pidfile.read_text()))
+
+
+def test_custom_metrics_from_every_source(tmp_path):
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "a.js").write_bytes(b"x" * 1000)
+    (tmp_path / "dist" / "b.js").write_bytes(b"x" * 234)
+    code = """
+        import json, os
+        print("PERFGATE_METRIC rps=10 req/s")
+        print("PERFGATE_METRIC rps=12.5")
+        print("p95: 12.3 ms")
+        json.dump({"frames": 60}, open(os.environ["PERFGATE_METRICS_FILE"], "w"))
+    """
+    specs = [Metric(name="rps"), Metric(name="frames"),
+             Metric(name="p95", regex=r"p95: ([0-9.]+) ms"),
+             Metric(name="bundle", file_size="dist/**/*.js")]
+    r = harness.run_once(py(code), cwd=tmp_path, metrics=specs)
+    assert r.ok, r.problem()
+    assert r.metrics["rps"] == 12.5 and r.metrics["frames"] == 60
+    assert r.metrics["p95"] == 12.3 and r.metrics["bundle"] == 1234
+    assert {"wall_time", "cpu_time", "peak_rss"} <= set(r.metrics)
+
+
+def test_missing_and_non_numeric_metrics(tmp_path):
+    r = harness.run_once("echo PERFGATE_METRIC p95=fast", cwd=tmp_path,
+                         metrics=[Metric(name="p95"), Metric(name="rps")])
+    assert r.errors == ("metric p95: 'fast' is not a number",)
+    assert r.missing == ("rps",)
+    assert r.problem() == "metric p95: 'fast' is not a number"
+    r = harness.run_once("true", cwd=tmp_path, metrics=[Metric(name="rps")])
+    assert r.problem() == "metric rps missing (not reported by the command)"
+
+
+def test_huge_stdout_is_hashed_not_kept(tmp_path):
+    size = 200 * 1024 * 1024
+    code = f"""
+        import sys
+        chunk = b"0123456789abcdef" * 65536
+        for _ in range({size} // len(chunk)):
+            sys.stdout.buffer.write(chunk)
+    """
+    before = psutil.Process().memory_info().rss
+    r = harness.run_once(py(code), cwd=tmp_path)
+    grew = psutil.Process().memory_info().rss - before
+    assert r.stdout_bytes == size
+    expected = hashlib.sha256(b"0123456789abcdef" * 65536 * (size // (16 * 65536))).hexdigest()
+    assert r.stdout_sha256 == expected
+    assert grew < 60 * 1024 * 1024
+
+
+def test_secrets_are_redacted_from_stderr(tmp_path):
+    r = harness.run_once("echo token=hunter2secret >&2; exit 4", cwd=tmp_path,
+                         redact=["hunter2secret"])
+    assert "hunter2secret" not in r.stderr_tail and "token=***" in r.stderr_tail
+    assert r.exit_code == 4 and r.problem() == "exit 4: token=***"
+
+
+def test_nonexistent_command(tmp_path):
+    r = harness.run_once("definitely-not-a-command-xyz", cwd=tmp_path)
+    assert r.exit_code == 127 and "not found" in r.problem()
+
+
+def test_on_spawn_gets_the_process_group(tmp_path):
+    seen = []
+    harness.run_once("true", cwd=tmp_path, on_spawn=seen.append)
+    assert len(seen) == 1 and seen[0] > 1
+
+
+def test_sweep_kills_a_recorded_group(tmp_path):
+    import subprocess
+
+    p = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    assert harness.sweep(p.pid) == 1
+    p.wait(timeout=5)
+
+
+def test_call_and_run_shell(tmp_path):
+    r = harness.call(["sh", "-c", "echo out; echo err >&2; exit 3"], cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (3, b"out\n", b"err\n")
+    r = harness.call(["sleep", "10"], cwd=tmp_path, timeout_s=0.5)
+    assert r.timed_out
+    r = harness.run_shell("echo secretvalue; exit 2", cwd=tmp_path, redact=["secretvalue"])
+    assert r.returncode == 2 and "***" in r.tail and "secretvalue" not in r.tail
+
+
+def test_fingerprint_is_stable():
+    a, b = harness.fingerprint(), harness.fingerprint()
+    assert a == b
+    assert set(a) == {"host", "cpu_model", "cores", "os", "python", "perfgate"}
+    assert a["cores"] == str(os.cpu_count())

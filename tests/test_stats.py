@@ -1,0 +1,72 @@
+"""Statistics: p-values equal scipy's on the same data; the arithmetic scoping relies on."""
+import math
+
+import pytest
+from scipy import stats as sp
+
+from perfgate import stats
+
+
+def test_exact_mann_whitney_without_ties_is_scipys():
+    base = [1.00, 1.02, 0.99, 1.01, 1.03]
+    cand = [0.80, 0.82, 0.79, 0.81, 0.83]
+    r = stats.mann_whitney(base, cand, lower_is_better=True)
+    assert r.method == "exact"
+    assert r.p_value == sp.mannwhitneyu(cand, base, alternative="less", method="exact").pvalue
+    assert r.p_value == pytest.approx(1 / 252)
+
+
+def test_one_sided_direction():
+    base, worse = [1.0, 1.1, 1.2, 1.3, 1.4], [2.0, 2.1, 2.2, 2.3, 2.4]
+    assert stats.mann_whitney(base, worse, lower_is_better=True).p_value > 0.99
+    assert stats.mann_whitney(base, worse, lower_is_better=False).p_value < 0.01
+
+
+def test_ties_use_a_reproducible_permutation_test():
+    base = [1.0, 1.0, 1.1, 1.2, 1.2]
+    cand = [0.9, 1.0, 0.9, 0.8, 1.0]
+    r = stats.mann_whitney(base, cand, lower_is_better=True)
+    assert r.method == "permutation"
+    expected = sp.mannwhitneyu(cand, base, alternative="less", method=sp.PermutationMethod(
+        n_resamples=stats.PERMUTATIONS, rng=stats.SEED)).pvalue
+    assert r.p_value == expected
+    assert stats.mann_whitney(base, cand, lower_is_better=True).p_value == r.p_value
+
+
+def test_mean_2sigma():
+    base = [1.0, 1.1, 0.9, 1.0, 1.0]
+    assert stats.mean_2sigma(base, [0.5] * 5, lower_is_better=True).passed
+    assert not stats.mean_2sigma(base, [0.95] * 5, lower_is_better=True).passed
+    assert stats.mean_2sigma([1.0] * 5, [2.0] * 5, lower_is_better=False).passed
+
+
+def test_feasibility_arithmetic():
+    assert stats.mw_min_p(3, 3) == 0.05
+    assert stats.mw_min_n(0.05) == 4
+    assert stats.mw_min_n(0.01) == 5
+    assert math.isinf(stats.min_detectable_effect_pct(0.05, 3, 0.05))
+    a, b = (stats.min_detectable_effect_pct(0.05, n, 0.05) for n in (5, 20))
+    assert a > b > 0
+    assert stats.min_detectable_effect_pct(0.10, 10, 0.05) > stats.min_detectable_effect_pct(
+        0.05, 10, 0.05)
+    n = stats.n_for_effect(0.10, 5.0, 0.05)
+    assert stats.min_detectable_effect_pct(0.10, n, 0.05) <= 5.0
+    assert stats.min_detectable_effect_pct(0.10, n - 1, 0.05) > 5.0 or n == stats.mw_min_n(0.05)
+
+
+def test_bootstrap_ci_contains_the_ratio_and_survives_degenerate_data():
+    base = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02]
+    cand = [0.5, 0.55, 0.45, 0.52, 0.48, 0.51]
+    lo, hi = stats.bootstrap_median_ratio_ci(base, cand)
+    ratio = sp.scoreatpercentile(cand, 50) / sp.scoreatpercentile(base, 50)
+    assert lo <= ratio <= hi
+    assert stats.bootstrap_median_ratio_ci([2.0] * 5, [1.0] * 5) == (0.5, 0.5)
+    assert stats.bootstrap_median_ratio_ci([0.0] * 5, [1.0] * 5) == (None, None)
+    assert stats.bootstrap_median_ratio_ci(base, cand) == (lo, hi)  # fixed seed
+
+
+def test_describe():
+    d = stats.describe([1.0, 2.0, 3.0])
+    assert (d.n, d.median, d.mean, d.sd, d.min, d.max) == (3, 2.0, 2.0, 1.0, 1.0, 3.0)
+    assert d.cv == 0.5
+    assert stats.describe([]).n == 0
