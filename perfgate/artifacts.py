@@ -5,7 +5,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -58,7 +58,7 @@ def write_artifact(path: Path, art: Artifact) -> None:
     write_atomic(path, art.render())
 
 
-def read_artifact(path: Path) -> Optional[Artifact]:
+def read_artifact(path: Path) -> Artifact | None:
     """The artifact at path, or None if it does not exist."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -85,7 +85,7 @@ class State:
     contract: str
     status: str = "scoping"
     epoch: int = 0
-    base_commit: Optional[str] = None
+    base_commit: str | None = None
     iteration: int = 0
     tried: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -119,7 +119,7 @@ def write_state(path: Path, state: State) -> None:
     write_atomic(path, yaml.safe_dump(state.to_dict(), sort_keys=False, allow_unicode=True))
 
 
-def current(art: Optional[Artifact], state: State) -> Optional[Artifact]:
+def current(art: Artifact | None, state: State) -> Artifact | None:
     """The artifact if it belongs to the state's epoch, else None: stale artifacts drive nothing."""
     if art is None or art.epoch != state.epoch:
         return None

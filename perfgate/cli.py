@@ -127,7 +127,7 @@ def baseline(contract: str, force: bool, root: Path) -> None:
 def _run_stage(root: Path, stage: str, ws, *, force: bool, **options) -> bool:
     from perfgate import tasks
 
-    ws.contract  # validate first: a contract error is exit 2 before doit starts
+    _ = ws.contract  # validate first: a contract error is exit 2 before doit starts
     task = f"{stage}:{ws.contract_path.stem}"
     if force:  # forget only this task: --always-execute would also re-run (and reset) scoping
         tasks.run(root.resolve(), ["forget", task])
@@ -255,7 +255,7 @@ def demo(directory: Path | None) -> None:
         click.echo(line)
 
 
-def _on_sigterm(signum, frame):  # noqa: ARG001
+def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
@@ -282,10 +282,10 @@ def main(argv: list[str] | None = None) -> None:
     except PerfgateError as exc:
         _err(f"Error: {exc}")
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into exit 3
+    except Exception as exc:
         _err(f"Error: unexpected {exc.__class__.__name__}: {exc} (please report this)")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["cli", "main", "UsageError"]
+__all__ = ["UsageError", "cli", "main"]

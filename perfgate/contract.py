@@ -5,7 +5,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -56,8 +56,8 @@ class Metric(_Model):
     unit: str = ""
     lower_is_better: bool = True
     # Where a non-built-in value comes from; absent means PERFGATE_METRIC lines or the JSON file.
-    regex: Optional[str] = None
-    file_size: Optional[str] = None
+    regex: str | None = None
+    file_size: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -66,7 +66,7 @@ class Metric(_Model):
 
     @field_validator("regex")
     @classmethod
-    def _regex(cls, v: Optional[str]) -> Optional[str]:
+    def _regex(cls, v: str | None) -> str | None:
         if v is None:
             return v
         try:
@@ -78,7 +78,7 @@ class Metric(_Model):
         return v
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Metric":
+    def _one_source(self) -> Metric:
         if self.regex is not None and self.file_size is not None:
             raise ValueError("@file_size: give either regex or file_size, not both")
         if self.name in BUILTIN_METRICS and (self.regex or self.file_size):
@@ -115,7 +115,7 @@ class Metrics(_Model):
         return v
 
     @model_validator(mode="after")
-    def _unique(self) -> "Metrics":
+    def _unique(self) -> Metrics:
         names = [self.primary.name] + [w.name for w in self.watchdogs]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -128,12 +128,12 @@ class Metrics(_Model):
 
 class Threshold(_Model):
     type: Literal["pct", "absolute", "both"] = "pct"
-    pct_min: Optional[float] = Field(default=20, ge=0, le=1000)
-    absolute_min: Optional[float] = Field(default=None, ge=0)
+    pct_min: float | None = Field(default=20, ge=0, le=1000)
+    absolute_min: float | None = Field(default=None, ge=0)
     significance_required: bool = True
 
     @model_validator(mode="after")
-    def _needed(self) -> "Threshold":
+    def _needed(self) -> Threshold:
         if self.type in ("absolute", "both") and self.absolute_min is None:
             raise ValueError(f"@absolute_min: required when type is {self.type}")
         if self.type in ("pct", "both") and self.pct_min is None:
@@ -158,12 +158,12 @@ class Contract(_Model):
     domain: Domain
     description: str = ""
     repro: Repro
-    verify: Optional[str] = None
+    verify: str | None = None
     metrics: Metrics
     threshold: Threshold = Field(default_factory=Threshold)
     significance: Significance = Field(default_factory=Significance)
-    profiler: Optional[Profiler] = None
-    secrets_file_path: Optional[str] = None
+    profiler: Profiler | None = None
+    secrets_file_path: str | None = None
 
     @field_validator("version")
     @classmethod
@@ -185,7 +185,7 @@ class Contract(_Model):
         return v
 
     @model_validator(mode="after")
-    def _custom_needs_description(self) -> "Contract":
+    def _custom_needs_description(self) -> Contract:
         if self.domain == "custom" and not self.description.strip():
             raise ValueError("@description: required when domain is custom")
         pct = self.threshold.pct_min
@@ -236,7 +236,7 @@ def _describe(err: dict[str, Any]) -> str:
     if kind == "string_too_long":
         return f"is too long ({len(str(value))} characters)"
     msg = err["msg"]
-    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+    return msg.removeprefix("Value error, ")
 
 
 def _path(loc: tuple[Any, ...]) -> str:

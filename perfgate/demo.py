@@ -5,8 +5,8 @@ import importlib.resources
 import shlex
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from perfgate import harness
 from perfgate.errors import UsageError
@@ -42,7 +42,7 @@ def make_repo(directory: Path) -> Path:
     return directory
 
 
-def run(directory: Optional[Path]) -> Iterator[str]:
+def run(directory: Path | None) -> Iterator[str]:
     """Scope, approve and baseline the demo; yields the lines to show."""
     from perfgate import tasks
     from perfgate.stages import scoping

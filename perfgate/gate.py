@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal
 
 from perfgate import stats
 from perfgate.contract import Contract, Metric
@@ -26,24 +27,24 @@ class MetricResult:
     unit: str
     lower_is_better: bool
     role: Literal["primary", "watchdog"]
-    baseline_median: Optional[float]
-    candidate_median: Optional[float]
-    change_pct: Optional[float]          # positive means better, % of |baseline median|
-    ci_low: Optional[float]              # bootstrap 95% CI of candidate/baseline median ratio
-    ci_high: Optional[float]
-    p_value: Optional[float]
-    test: Optional[str]
-    alpha: Optional[float]
+    baseline_median: float | None
+    candidate_median: float | None
+    change_pct: float | None          # positive means better, % of |baseline median|
+    ci_low: float | None              # bootstrap 95% CI of candidate/baseline median ratio
+    ci_high: float | None
+    p_value: float | None
+    test: str | None
+    alpha: float | None
     n_baseline: int
     n_candidate: int
-    limit_pct: Optional[float]           # primary: pct_min; watchdog: max_regression_pct
+    limit_pct: float | None           # primary: pct_min; watchdog: max_regression_pct
     passed: bool
 
 
 @dataclass(frozen=True)
 class Verdict:
     verdict: Literal["accepted", "rejected"]
-    primary: Optional[MetricResult]
+    primary: MetricResult | None
     watchdogs: tuple[MetricResult, ...] = ()
     reasons: tuple[str, ...] = ()
     threshold: Mapping[str, Any] = field(default_factory=dict)
@@ -73,11 +74,11 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
             for k, v in d.items()}
 
 
-def _median(values: Sequence[float]) -> Optional[float]:
+def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def change_pct(base_median: float, cand_median: float, lower_is_better: bool) -> Optional[float]:
+def change_pct(base_median: float, cand_median: float, lower_is_better: bool) -> float | None:
     """Improvement in % of |baseline median|; positive is better. None if the base is 0."""
     if base_median == 0:
         return None
@@ -85,14 +86,14 @@ def change_pct(base_median: float, cand_median: float, lower_is_better: bool) ->
     return 100.0 * gain / abs(base_median)
 
 
-def _fmt(x: Optional[float], unit: str = "") -> str:
+def _fmt(x: float | None, unit: str = "") -> str:
     if x is None:
         return "n/a"
     return f"{x:.4g} {unit}".rstrip()
 
 
 def _compare(metric: Metric, base: Sequence[float], cand: Sequence[float],
-             role: Literal["primary", "watchdog"], limit: Optional[float]) -> MetricResult:
+             role: Literal["primary", "watchdog"], limit: float | None) -> MetricResult:
     b, c = _median(base), _median(cand)
     ch = change_pct(b, c, metric.lower_is_better) if b is not None and c is not None else None
     lo, hi = stats.bootstrap_median_ratio_ci(base, cand) if base and cand else (None, None)
@@ -101,11 +102,11 @@ def _compare(metric: Metric, base: Sequence[float], cand: Sequence[float],
 
 
 def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
-           verify_failure: Optional[str] = None) -> Verdict:
+           verify_failure: str | None = None) -> Verdict:
     """Accept only if every run succeeded, verify passed, the primary's median improved by at
     least the threshold, the improvement is significant (if required), and no watchdog
     regressed past its limit. Otherwise reject, listing every condition that failed."""
-    t, sig = contract.threshold, contract.significance
+    t = contract.threshold
     reasons: list[str] = []
     threshold = {"type": t.type, "pct_min": t.pct_min, "absolute_min": t.absolute_min,
                  "significance_required": t.significance_required}

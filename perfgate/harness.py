@@ -10,9 +10,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
 
 from perfgate import metrics as metrics_mod
 
@@ -58,7 +58,7 @@ class RunRecord:
     def ok(self) -> bool:
         return self.problem() is None
 
-    def problem(self) -> Optional[str]:
+    def problem(self) -> str | None:
         """A one-line reason this run cannot be used, or None."""
         if self.timed_out:
             return f"timed out after {self.timeout_s:g} s (the process tree was killed)"
@@ -82,7 +82,7 @@ _subreaper_done = False
 def _become_subreaper() -> None:
     """Orphaned grandchildren re-parent to us, so none escapes accounting or cleanup."""
     global _subreaper_done
-    if _subreaper_done or not platform.system() == "Linux":
+    if _subreaper_done or platform.system() != "Linux":
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -223,9 +223,9 @@ class _Outcome:
     stderr_tail: bytes
 
 
-def _execute(argv: Sequence[str], *, cwd, env, timeout_s: Optional[float],
-             on_spawn: Optional[Callable[[int], None]] = None, poll: bool = True,
-             input: Optional[bytes] = None) -> _Outcome:
+def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
+             on_spawn: Callable[[int], None] | None = None, poll: bool = True,
+             input: bytes | None = None) -> _Outcome:
     """Spawn in a new session, wait with wait4, kill the whole tree on timeout or Ctrl-C."""
     _become_subreaper()
     sha = hashlib.sha256()
@@ -330,9 +330,9 @@ def _redact(text: str, redact: Sequence[str]) -> str:
 
 # -- public API ----------------------------------------------------------------------------
 
-def run_once(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
+def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
              timeout_s: float = 600, metrics: Sequence = (), redact: Sequence[str] = (),
-             on_spawn: Optional[Callable[[int], None]] = None) -> RunRecord:
+             on_spawn: Callable[[int], None] | None = None) -> RunRecord:
     """Run a shell command once and measure it: wall, CPU and peak memory of the whole tree."""
     fd, metrics_file = tempfile.mkstemp(prefix="perfgate-metrics-", suffix=".json")
     os.close(fd)
@@ -357,8 +357,8 @@ def run_once(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
         errors=tuple(_redact(e, redact) for e in errors), timeout_s=timeout_s)
 
 
-def run_shell(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
-              timeout_s: Optional[float] = 600, redact: Sequence[str] = ()) -> Called:
+def run_shell(command: str, *, cwd, env: Mapping[str, str] | None = None,
+              timeout_s: float | None = 600, redact: Sequence[str] = ()) -> Called:
     """Run a shell command (verify, profiler) with tree cleanup; output comes back redacted."""
     o = _execute(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout_s=timeout_s, poll=False)
     clean = [_redact(b.decode(errors="replace"), redact).encode() for b in
@@ -366,8 +366,8 @@ def run_shell(command: str, *, cwd, env: Optional[Mapping[str, str]] = None,
     return Called(o.exit_code, clean[0], clean[1], o.timed_out)
 
 
-def call(argv: Sequence[str], *, cwd: str | Path, env: Optional[Mapping[str, str]] = None,
-         timeout_s: Optional[float] = None, input: Optional[bytes] = None) -> Called:
+def call(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str] | None = None,
+         timeout_s: float | None = None, input: bytes | None = None) -> Called:
     """Run argv (never through a shell) and capture its output; the tree dies on timeout."""
     try:
         p = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,

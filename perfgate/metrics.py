@@ -5,12 +5,12 @@ import glob
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from perfgate.contract import BUILTIN_METRICS
 
-LINE = re.compile(r"^PERFGATE_METRIC\s+([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(\S+)", re.M)
+LINE = re.compile(r"^PERFGATE_METRIC\s+([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(\S+)", re.MULTILINE)
 
 
 def _number(name: str, raw: object, errors: list[str]) -> float | None:

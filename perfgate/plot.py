@@ -1,8 +1,8 @@
 """PNG plots of samples (matplotlib, imported only when a plot is drawn)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 
 def samples(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: Path, *,
@@ -11,8 +11,9 @@ def samples(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import statistics
+
+    import matplotlib.pyplot as plt
 
     names = [n for n, (a, b) in series.items() if a or b]
     fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.2 * max(1, len(names)), 3.4),

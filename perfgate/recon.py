@@ -8,7 +8,6 @@ import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 BENCH_DIRS = ("bench", "benches", "benchmarks", "perf")
 
@@ -31,7 +30,7 @@ class _Found:
     notes: list[str] = field(default_factory=list)
 
 
-def _read(path: Path, notes: list[str]) -> Optional[str]:
+def _read(path: Path, notes: list[str]) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -39,7 +38,7 @@ def _read(path: Path, notes: list[str]) -> Optional[str]:
         return None
 
 
-def _node(root: Path, notes: list[str]) -> Optional[_Found]:
+def _node(root: Path, notes: list[str]) -> _Found | None:
     text = _read(root / "package.json", notes) if (root / "package.json").exists() else None
     if text is None:
         return None
@@ -62,7 +61,7 @@ def _node(root: Path, notes: list[str]) -> Optional[_Found]:
         if name in scripts:
             f.notes.append(f"package.json script {name}: {scripts[name]}")
     if "bench" in scripts:
-        f.benchmarks.append(f"package.json:scripts.bench")
+        f.benchmarks.append("package.json:scripts.bench")
     deps = {**(pkg.get("dependencies") or {}), **(pkg.get("devDependencies") or {})}
     tools = [d for d in ("vite", "next", "webpack", "clinic", "hyperfine", "tinybench",
                          "benchmark") if d in deps]
@@ -71,7 +70,7 @@ def _node(root: Path, notes: list[str]) -> Optional[_Found]:
     return f
 
 
-def _python(root: Path, notes: list[str]) -> Optional[_Found]:
+def _python(root: Path, notes: list[str]) -> _Found | None:
     reqs = sorted(root.glob("requirements*.txt"))
     pyproject = root / "pyproject.toml"
     if not pyproject.exists() and not reqs and not (root / "setup.py").exists():
@@ -113,7 +112,7 @@ def _python(root: Path, notes: list[str]) -> Optional[_Found]:
     return f
 
 
-def _rust(root: Path, notes: list[str]) -> Optional[_Found]:
+def _rust(root: Path, notes: list[str]) -> _Found | None:
     if not (root / "Cargo.toml").exists():
         return None
     text = _read(root / "Cargo.toml", notes) or ""
@@ -136,11 +135,11 @@ def _rust(root: Path, notes: list[str]) -> Optional[_Found]:
     return f
 
 
-def _go(root: Path, notes: list[str]) -> Optional[_Found]:
+def _go(root: Path, notes: list[str]) -> _Found | None:
     if not (root / "go.mod").exists():
         return None
     text = _read(root / "go.mod", notes) or ""
-    m = re.search(r"^go\s+(\S+)", text, re.M)
+    m = re.search(r"^go\s+(\S+)", text, re.MULTILINE)
     f = _Found("go", f"Go {m.group(1)}" if m else "Go", "go")
     for test in sorted(root.rglob("*_test.go"))[:200]:
         if "func Benchmark" in (_read(test, notes) or ""):
@@ -148,11 +147,11 @@ def _go(root: Path, notes: list[str]) -> Optional[_Found]:
     return f
 
 
-def _dart(root: Path, notes: list[str]) -> Optional[_Found]:
+def _dart(root: Path, notes: list[str]) -> _Found | None:
     if not (root / "pubspec.yaml").exists():
         return None
     text = _read(root / "pubspec.yaml", notes) or ""
-    flutter = re.search(r"^\s*flutter\s*:", text, re.M) is not None
+    flutter = re.search(r"^\s*flutter\s*:", text, re.MULTILINE) is not None
     return _Found("dart", "Flutter" if flutter else "Dart", "flutter pub" if flutter else "pub")
 
 
@@ -175,7 +174,7 @@ def detect(root: Path) -> RepoContext:
             benches.append(f"{d}/")
     mk = root / "Makefile"
     if mk.exists():
-        targets = re.findall(r"^([A-Za-z][\w-]*)\s*:", _read(mk, notes) or "", re.M)
+        targets = re.findall(r"^([A-Za-z][\w-]*)\s*:", _read(mk, notes) or "", re.MULTILINE)
         hits = [t for t in ("bench", "benchmark", "profile", "test", "perf") if t in targets]
         if hits:
             notes.append("Makefile targets: " + ", ".join(hits))
@@ -247,7 +246,7 @@ class Recommendation:
     alternatives: tuple[str, ...] = ()
 
 
-def _python_script(repro: str) -> Optional[tuple[str, str]]:
+def _python_script(repro: str) -> tuple[str, str] | None:
     """('python', 'script.py args') when the repro is a plain python invocation."""
     try:
         argv = shlex.split(repro)

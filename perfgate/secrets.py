@@ -5,12 +5,11 @@ import os
 import stat
 import warnings
 from pathlib import Path
-from typing import Optional
 
 from perfgate.errors import UsageError
 
 
-def load(path: Optional[str], root: Path, *, source: str = "contract") -> dict[str, str]:
+def load(path: str | None, root: Path, *, source: str = "contract") -> dict[str, str]:
     """KEY=VALUE lines (blank lines and # comments ignored; `export ` and quotes tolerated)."""
     if not path:
         return {}

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence
 
 from perfgate import harness
 from perfgate.contract import Contract
@@ -18,8 +18,8 @@ class Side:
     label: str                      # "baseline", "candidate", "preflight", ...
     role: str
     cwd: Path
-    commit: Optional[str]
-    tree: Optional[str]
+    commit: str | None
+    tree: str | None
     session_id: int = 0
     records: list = field(default_factory=list)     # measurement runs (harness.RunRecord)
     warmups: list = field(default_factory=list)
@@ -37,7 +37,7 @@ class Recorder:
     contract: Contract
     env: Mapping[str, str]
     redact: Sequence[str] = ()
-    comparison_id: Optional[int] = None
+    comparison_id: int | None = None
     stop_on_failure: bool = True
     progress: object = None          # a rich Progress (or None)
     _task: object = None
@@ -77,13 +77,13 @@ class Recorder:
         for side in sides:
             self.open(side, fingerprint)
         total = (warmup + runs) * len(sides)
-        with self._progress_task(total, " vs ".join(s.label for s in sides)):
-            with self._finishing(sides):
-                for side in sides:
-                    for i in range(warmup):
-                        self.run(side, i, warmup=True)
-                for side, i in schedule(list(sides), runs, interleave):
-                    self.run(side, warmup + i, warmup=False)
+        with (self._progress_task(total, " vs ".join(s.label for s in sides)),
+              self._finishing(sides)):
+            for side in sides:
+                for i in range(warmup):
+                    self.run(side, i, warmup=True)
+            for side, i in schedule(list(sides), runs, interleave):
+                self.run(side, warmup + i, warmup=False)
 
     @contextlib.contextmanager
     def _progress_task(self, total: int, label: str) -> Iterator[None]:
@@ -133,8 +133,13 @@ def schedule(sides: list[Side], runs: int, interleave: bool) -> Iterator[tuple[S
 def progress_bar():
     """A progress bar with ETA on stderr, so stdout stays machine-readable."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 SEED = 20260101           # fixed, so a p-value or CI can be recomputed exactly from the store
 PERMUTATIONS = 20000
@@ -18,7 +18,7 @@ class TestResult:
     p_value: float
     statistic: float
     method: str
-    passed: Optional[bool] = None   # set by rules that decide without alpha (mean_2sigma)
+    passed: bool | None = None   # set by rules that decide without alpha (mean_2sigma)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def mean_2sigma(baseline: Sequence[float], candidate: Sequence[float], *,
 
 def bootstrap_median_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
                               confidence: float = 0.95, n_resamples: int = 2000,
-                              seed: int = SEED) -> tuple[Optional[float], Optional[float]]:
+                              seed: int = SEED) -> tuple[float | None, float | None]:
     """Percentile bootstrap CI of median(candidate) / median(baseline), two independent samples.
 
     Percentile rather than BCa: BCa's jackknife degenerates at n = 5. None when undefined.

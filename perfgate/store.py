@@ -14,15 +14,16 @@ import os
 import re
 import socket
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 from perfgate.errors import StoreBusy, UsageError
 
 STORAGE_VERSION = "v1.0.0"
-_LOCK = re.compile(r"Could not set lock|Conflicting lock", re.I)
+_LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,14 @@ class Summary:
     n: int
     median: float
     mean: float
-    sd: Optional[float]
-    cv: Optional[float]
+    sd: float | None
+    cv: float | None
     min: float
     max: float
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -129,10 +130,10 @@ class Store:
 
     # -- sessions and runs ----------------------------------------------------------------
 
-    def begin_session(self, *, contract: str, role: str, commit_sha: Optional[str],
-                      tree_sha: Optional[str], contract_digest: Optional[str],
-                      fingerprint: dict, comparison_id: Optional[int] = None,
-                      pgid: Optional[int] = None) -> int:
+    def begin_session(self, *, contract: str, role: str, commit_sha: str | None,
+                      tree_sha: str | None, contract_digest: str | None,
+                      fingerprint: dict, comparison_id: int | None = None,
+                      pgid: int | None = None) -> int:
         with self._tx() as con:
             return con.execute(
                 "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
@@ -166,7 +167,7 @@ class Store:
             con.execute("UPDATE sessions SET status = ?, finished = ? "
                         "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
 
-    def abort_stale(self) -> list[tuple[int, Optional[int]]]:
+    def abort_stale(self) -> list[tuple[int, int | None]]:
         """Running sessions of dead perfgate processes on this host become aborted."""
         host = socket.gethostname()
         with self._tx() as con:
@@ -217,19 +218,19 @@ class Store:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row)) for row in cur.fetchall()]
 
-    def session(self, session_id: int) -> Optional[dict[str, Any]]:
+    def session(self, session_id: int) -> dict[str, Any] | None:
         rows = self._dicts("SELECT * FROM sessions WHERE id = ?", [session_id])
         return rows[0] if rows else None
 
     def latest_session(self, contract: str, role: str, *, status: str = "complete",
-                       contract_digest: Optional[str] = None) -> Optional[dict[str, Any]]:
+                       contract_digest: str | None = None) -> dict[str, Any] | None:
         rows = self._dicts(
             "SELECT * FROM sessions WHERE contract = ? AND role = ? AND status = ? "
             "AND (? IS NULL OR contract_digest = ?) ORDER BY id DESC LIMIT 1",
             [contract, role, status, contract_digest, contract_digest])
         return rows[0] if rows else None
 
-    def sessions_overview(self, contract: Optional[str] = None) -> list[dict[str, Any]]:
+    def sessions_overview(self, contract: str | None = None) -> list[dict[str, Any]]:
         return self._dicts(
             "SELECT id, contract, role, status, commit_sha, started FROM sessions "
             "WHERE (? IS NULL OR contract = ?) ORDER BY id DESC", [contract, contract])
@@ -277,7 +278,7 @@ class Store:
             con.close()
 
 
-def _alive(pid: Optional[int]) -> bool:
+def _alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:

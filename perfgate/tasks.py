@@ -1,21 +1,28 @@
 """The doit task graph: one task per stage, one subtask per contract. dodo.py imports this."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from perfgate.errors import PerfgateError
 from perfgate.workspace import Project, Workspace
 
-__all__ = ["DOIT_CONFIG", "task_scoping", "task_baseline", "task_measuring", "task_gating",
-           "task_gate"]
+__all__ = [
+    "DOIT_CONFIG",
+    "task_baseline",
+    "task_gate",
+    "task_gating",
+    "task_measuring",
+    "task_scoping",
+]
 
 # The in-process CLI reads what happened here after doit returns: doit itself only knows
 # "failed", while the CLI must print our one-line error and pick its exit code.
 OUTCOME: dict[str, Any] = {"ran": [], "error": None, "verdicts": {}}
 # Options of the CLI command that started doit (e.g. --no-interleave), read by the actions.
 OPTIONS: dict[str, Any] = {}
-_ROOT: Optional[Path] = None
+_ROOT: Path | None = None
 
 
 def doit_config(root: Path, reporter: Any = None) -> dict[str, Any]:

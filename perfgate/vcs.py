@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Optional
 
 from perfgate import harness
 from perfgate.errors import PerfgateError, UsageError
@@ -18,8 +18,8 @@ from perfgate.errors import PerfgateError, UsageError
 IDENTITY = ("-c", "user.name=perfgate", "-c", "user.email=perfgate@localhost")
 
 
-def _git(cwd: Path, *args: str, env: Optional[Mapping[str, str]] = None,
-         input: Optional[bytes] = None, check: bool = True) -> harness.Called:
+def _git(cwd: Path, *args: str, env: Mapping[str, str] | None = None,
+         input: bytes | None = None, check: bool = True) -> harness.Called:
     res = harness.call(["git", *args], cwd=cwd, env=env, input=input)
     if check and res.returncode != 0:
         first = (res.stderr.decode(errors="replace").strip().splitlines() or ["(no message)"])[0]
@@ -50,7 +50,7 @@ def head(root: Path) -> str:
     return _out(root, "rev-parse", "HEAD")
 
 
-def current_branch(root: Path) -> Optional[str]:
+def current_branch(root: Path) -> str | None:
     res = _git(root, "symbolic-ref", "-q", "--short", "HEAD", check=False)
     return res.stdout.decode().strip() or None if res.returncode == 0 else None
 
@@ -80,7 +80,7 @@ def _exclude_perfgate(root: Path) -> None:
         info.write_text(text + ("" if text.endswith("\n") or not text else "\n") + "/.perfgate/\n")
 
 
-def ensure_worktree(root: Path, path: Path, commit: str, *, branch: Optional[str] = None) -> Path:
+def ensure_worktree(root: Path, path: Path, commit: str, *, branch: str | None = None) -> Path:
     """A perfgate worktree at path: detached at commit, or on branch (created at commit)."""
     root, path = Path(root), Path(path)
     _exclude_perfgate(root)

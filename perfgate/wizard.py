@@ -1,15 +1,16 @@
 """`perfgate init`: the scoping questions, one at a time, turned into a validated contract file."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from perfgate import contract as contract_mod
 from perfgate.contract import BUILTIN_METRICS, DOMAIN_WATCHDOGS, DOMAINS
 from perfgate.errors import UsageError
 
 # ask(question, default, choices) -> answer text. None means "take the defaults".
-Asker = Callable[[str, str, Optional[Sequence[str]]], str]
+Asker = Callable[[str, str, Sequence[str] | None], str]
 
 HEADER = """\
 # perfgate contract. Validate: perfgate check {name}; schema: perfgate schema.
@@ -20,7 +21,7 @@ HEADER = """\
 def click_asker() -> Asker:
     import click
 
-    def ask(question: str, default: str, choices: Optional[Sequence[str]]) -> str:
+    def ask(question: str, default: str, choices: Sequence[str] | None) -> str:
         kind = click.Choice(list(choices)) if choices else None
         return str(click.prompt(question, default=default, type=kind, show_choices=bool(choices),
                                 err=True))
@@ -31,7 +32,7 @@ def _default_primary(domain: str) -> str:
     return "peak_rss" if domain == "memory_peak" else "wall_time"
 
 
-def create(root: Path, name: str, given: dict[str, Any], *, ask: Optional[Asker],
+def create(root: Path, name: str, given: dict[str, Any], *, ask: Asker | None,
            force: bool = False) -> Path:
     """Build the contract from flags, answers and defaults; validate; write contracts/NAME.yaml."""
     from perfgate import recon
@@ -40,7 +41,7 @@ def create(root: Path, name: str, given: dict[str, Any], *, ask: Optional[Asker]
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; --force overwrites it")
 
-    def q(key: str, question: str, default: Any, choices: Optional[Sequence[str]] = None) -> str:
+    def q(key: str, question: str, default: Any, choices: Sequence[str] | None = None) -> str:
         if given.get(key) is not None:
             return str(given[key])
         if ask is None:
@@ -88,7 +89,7 @@ def create(root: Path, name: str, given: dict[str, Any], *, ask: Optional[Asker]
     return path
 
 
-def _watchdogs(domain: str, given: dict[str, Any], ask: Optional[Asker]) -> list[dict[str, Any]]:
+def _watchdogs(domain: str, given: dict[str, Any], ask: Asker | None) -> list[dict[str, Any]]:
     """Flags win; otherwise the domain's suggestions (only built-ins when not asking)."""
     if given.get("no_watchdogs"):
         return []

@@ -41,7 +41,7 @@ class Project:
 
         return Store(self.store_path)
 
-    def workspace(self, name_or_path: str) -> "Workspace":
+    def workspace(self, name_or_path: str) -> Workspace:
         path = contract_mod.resolve(name_or_path, self.root)
         return Workspace(self, path)
 

@@ -20,7 +20,7 @@ def gated(repo):
     (repo / "work.py").write_text(program(1_000_000))
     (repo / "check.py").write_text(
         "import subprocess, sys\n"
-        f"out = subprocess.run([sys.executable, 'work.py'], capture_output=True, text=True)\n"
+        "out = subprocess.run([sys.executable, 'work.py'], capture_output=True, text=True)\n"
         "sys.exit(0 if out.stdout.strip() == 'result ok' else 1)\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
@@ -44,7 +44,6 @@ def compare(repo, base, head):
 def test_compare_faster_slower_noop_and_memory(gated):
     base = git(gated, "rev-parse", "HEAD")
     fast = commit(gated, program(300_000), "3x faster")
-    before = snapshot(gated)
     r, doc = compare(gated, base, fast)
     assert r.returncode == 0 and doc["verdict"] == "accepted", doc["reasons"]
     assert doc["primary"]["change_pct"] > 40 and doc["primary"]["p_value"] < 0.05
@@ -86,10 +85,10 @@ def test_p_value_is_what_scipy_computes_from_the_store(gated):
     assert len(b) == len(c) == 5
     expected = stats.mannwhitneyu(c, b, alternative="less", method="exact").pvalue
     assert doc["primary"]["p_value"] == pytest.approx(expected, rel=1e-12)
-    cols, rows = store.query("SELECT median(value) FROM v_samples WHERE session_id = ? "
+    _, rows = store.query("SELECT median(value) FROM v_samples WHERE session_id = ? "
                              "AND metric = 'wall_time'", [doc["base"]["session"]])
     assert rows[0][0] == pytest.approx(doc["primary"]["baseline_median"])
-    cols, rows = store.query("SELECT verdict, p_value FROM decisions ORDER BY id DESC LIMIT 1")
+    _, rows = store.query("SELECT verdict, p_value FROM decisions ORDER BY id DESC LIMIT 1")
     assert rows[0][0] == "accepted" and rows[0][1] == pytest.approx(expected)
 
 

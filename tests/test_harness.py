@@ -6,7 +6,6 @@ import textwrap
 import time
 
 import psutil
-import pytest
 
 from perfgate import harness
 from perfgate.contract import Metric

@@ -41,7 +41,7 @@ def test_migrations_apply_once(tmp_path):
     assert s.schema_version() == max(v for v, _, _ in migrations())
     s2 = Store(tmp_path / "p.duckdb")
     assert s2.schema_version() == s.schema_version()
-    cols, rows = s2.query("SELECT count(*) FROM schema_migrations")
+    _, rows = s2.query("SELECT count(*) FROM schema_migrations")
     assert rows == [(len(migrations()),)]
 
 
@@ -73,7 +73,7 @@ def test_summary_is_sql_and_matches_python(tmp_path):
     assert summ["p95"].median == pytest.approx(10.5)
     assert s.samples(sid, "wall_time") == values
     assert s.latest_session("c", "baseline")["id"] == sid
-    cols, rows = s.query("SELECT count(*) FROM v_samples WHERE metric = 'wall_time'")
+    _, rows = s.query("SELECT count(*) FROM v_samples WHERE metric = 'wall_time'")
     assert rows == [(5,)]
 
 
@@ -151,7 +151,7 @@ def test_two_writers_both_complete(tmp_path):
     Store(path).schema_version()
     procs = [subprocess.Popen([PY, "-c", WRITER, str(path), name]) for name in ("a", "b")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    cols, rows = Store(path).query("SELECT contract, count(*) FROM sessions GROUP BY 1 ORDER BY 1")
+    _, rows = Store(path).query("SELECT contract, count(*) FROM sessions GROUP BY 1 ORDER BY 1")
     assert rows == [("a", 20), ("b", 20)]
 
 

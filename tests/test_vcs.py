@@ -1,5 +1,4 @@
 """Git plumbing on real repositories: worktrees, tree hashes, archive + reset, nothing lost."""
-import os
 import subprocess
 
 import pytest

@@ -29,7 +29,7 @@ def baseline(ws: Workspace, *, progress=None) -> Artifact:
     meta = {"epoch": state.epoch, "result": "done", "contract": contract.name,
             "contract_digest": contract.digest(), "base_commit": state.base_commit,
             "session": side.session_id,
-            "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     art = Artifact(meta, render(ws, side, summaries))
     artifacts.write_artifact(ws.artifact("baseline"), art)
     state.status = "baselined"

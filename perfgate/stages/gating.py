@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from perfgate import artifacts, gate, report, vcs
 from perfgate.artifacts import Artifact
@@ -61,7 +61,7 @@ def commit_message(ws: Workspace, verdict: gate.Verdict, label: str) -> str:
 
 
 def act(ws: Workspace, verdict: gate.Verdict, *, accepted_commit: str, iteration: int,
-        label: str) -> dict[str, Optional[str]]:
+        label: str) -> dict[str, str | None]:
     """Accepted: commit on perfgate/<name>. Rejected: archive (patch + ref) first, then reset."""
     work = ws.work_tree
     if verdict.verdict == "accepted":
@@ -78,7 +78,7 @@ def act(ws: Workspace, verdict: gate.Verdict, *, accepted_commit: str, iteration
 
 
 def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: int,
-          pair: Pair, outcome: Optional[dict[str, Optional[str]]] = None) -> Artifact:
+          pair: Pair, outcome: dict[str, str | None] | None = None) -> Artifact:
     """gating.md, verdict.json and the plot of both samples."""
     artifacts.write_atomic(ws.dir / "verdict.json", report.json_document(doc))
     plot_name = None
@@ -103,7 +103,7 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     return art
 
 
-def run(ws: Workspace, *, progress=None) -> dict[str, Any]:  # noqa: ARG001 - uniform stage API
+def run(ws: Workspace, *, progress=None) -> dict[str, Any]:
     """`doit gating`: decide on the current measuring.md, act, write gating.md; returns the document."""
     from perfgate.errors import UsageError
     from perfgate.stages import measuring, scoping

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from perfgate import artifacts, harness, report, secrets, vcs
 from perfgate.artifacts import Artifact
@@ -20,11 +19,11 @@ class Pair:
 
     base: Side
     candidate: Side
-    comparison_id: Optional[int]
-    verify_failure: Optional[str]
+    comparison_id: int | None
+    verify_failure: str | None
 
 
-def verify(ws: Workspace, tree: Path, env, redact) -> Optional[str]:
+def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
     """Correctness before speed: None when the contract's verify passes in `tree`."""
     if not ws.contract.verify:
         return None
@@ -109,7 +108,7 @@ def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
 
 
 def sides_for_worktrees(ws: Workspace, base_commit: str, cand_tree_dir: Path,
-                        cand_commit: Optional[str]) -> tuple[Side, Side]:
+                        cand_commit: str | None) -> tuple[Side, Side]:
     root = vcs.repo_root(ws.root)
     base_dir = vcs.ensure_worktree(root, ws.base_tree, base_commit)
     base = Side("baseline", "baseline", base_dir, base_commit, vcs.tree_hash(base_dir))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 from perfgate import artifacts, recon, report, secrets, stats, vcs
 from perfgate.artifacts import Artifact
@@ -24,7 +23,7 @@ class Preflight:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     noise: list[str] = field(default_factory=list)
-    session_id: Optional[int] = None
+    session_id: int | None = None
 
 
 def scope(ws: Workspace, *, progress=None) -> Artifact:
@@ -92,7 +91,7 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     return pre
 
 
-def verify_once(ws: Workspace, cwd, env, redact) -> Optional[str]:
+def verify_once(ws: Workspace, cwd, env, redact) -> str | None:
     """Run verify on the base: a base that fails its own tests can't judge candidates."""
     from perfgate import harness
 
@@ -144,7 +143,7 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     return lines
 
 
-def _threshold_pct(ws: Workspace, median: float) -> Optional[float]:
+def _threshold_pct(ws: Workspace, median: float) -> float | None:
     t = ws.contract.threshold
     candidates = []
     if t.type in ("pct", "both") and t.pct_min is not None:
@@ -161,7 +160,7 @@ def approve(ws: Workspace) -> Artifact:
         raise UsageError(f"{ws.display(ws.artifact('scoping'))}: the pre-flight failed; fix the "
                          f"repro or contract and run `perfgate scope {ws.name}` again")
     art.meta["result"] = "approved"
-    art.meta["approved_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    art.meta["approved_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     artifacts.write_artifact(ws.artifact("scoping"), art)
     state.status = "approved"
     artifacts.write_state(ws.state_path, state)
@@ -189,7 +188,7 @@ def _current_scoping(ws: Workspace) -> tuple[Artifact, artifacts.State]:
     return art, state
 
 
-def render(ws: Workspace, ctx: "recon.RepoContext", pre: Preflight) -> str:
+def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     """The scoping report, with the seed workflow's sections."""
     c = ws.contract
     prim = c.metrics.primary
