@@ -19,8 +19,8 @@ Domain = Literal[
 ]
 DOMAINS: tuple[str, ...] = Domain.__args__  # type: ignore[attr-defined]
 
-# Metrics the harness measures itself; any other name must be reported by the repro.
-BUILTIN_METRICS: dict[str, str] = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MB"}
+from perfgate.metrics import BUILTIN_METRICS  # noqa: E402 - the harness's own metrics
+
 # `memory_peak` is the seed workflow's name for the same thing as peak_rss.
 METRIC_ALIASES: dict[str, str] = {"memory_peak": "peak_rss"}
 

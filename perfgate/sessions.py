@@ -5,10 +5,13 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfgate import harness
-from perfgate.contract import Contract
 from perfgate.errors import Interrupted, MeasurementError
+
+if TYPE_CHECKING:  # pydantic costs ~80 ms of start-up that `perfgate measure` does not need
+    from perfgate.contract import Contract
 
 
 @dataclass
