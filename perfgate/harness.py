@@ -5,6 +5,9 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
+import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -128,6 +131,22 @@ def _memory_kb(pid: str | int) -> tuple[int, int]:
     return rss, hwm
 
 
+_OWN_CMDLINE = b""
+
+
+def _before_exec(pid: int) -> bool:
+    """A child that has not exec'd yet still shares (or copies) perfgate's memory: skip it."""
+    global _OWN_CMDLINE
+    try:
+        if not _OWN_CMDLINE:
+            with open("/proc/self/cmdline", "rb") as fh:
+                _OWN_CMDLINE = fh.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read() == _OWN_CMDLINE
+    except OSError:
+        return True
+
+
 class _Poller(threading.Thread):
     """Samples the tree's summed RSS and each process's own high-water mark.
 
@@ -144,7 +163,7 @@ class _Poller(threading.Thread):
         while True:
             pids = _tree(self.pid)
             self.seen.update(pids)
-            mems = [_memory_kb(p) for p in pids]
+            mems = [_memory_kb(p) for p in pids if not _before_exec(p)]
             self.peak_kb = max(self.peak_kb, sum(m[0] for m in mems),
                                max((m[1] for m in mems), default=0))
             if self.stop.wait(POLL_S):
@@ -321,6 +340,27 @@ def _feed(stream, data: bytes) -> None:
         pass
 
 
+_SHELL_SYNTAX = re.compile(r"[;&|<>$`(){}*?\[\]~#!\n\\]")
+
+
+def argv_for(command: str, cwd: str | Path = ".", path: Optional[str] = None) -> list[str]:
+    """A plain `prog arg ...` runs without a shell (like hyperfine -N): no sh start-up in the
+    measurement. Anything with shell syntax (pipes, globs, variables, `&&`, `VAR=x cmd`) gets
+    /bin/sh -c."""
+    if not _SHELL_SYNTAX.search(command):
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            argv = []
+        if argv and "=" not in argv[0]:
+            prog = argv[0]
+            found = (os.access(Path(cwd, prog), os.X_OK) and Path(cwd, prog).is_file()
+                     if "/" in prog else shutil.which(prog, path=path))
+            if found:
+                return argv
+    return ["/bin/sh", "-c", command]
+
+
 def _redact(text: str, redact: Sequence[str]) -> str:
     for secret in redact:
         if secret:
@@ -340,7 +380,7 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
     child_env = dict(os.environ if env is None else env)
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
     try:
-        o = _execute(["/bin/sh", "-c", command], cwd=cwd, env=child_env, timeout_s=timeout_s,
+        o = _execute(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd, env=child_env, timeout_s=timeout_s,
                      on_spawn=on_spawn)
         found, missing, errors = metrics_mod.extract(
             metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))

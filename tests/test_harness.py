@@ -154,3 +154,20 @@ def test_fingerprint_is_stable():
     assert a == b
     assert set(a) == {"host", "cpu_model", "cores", "os", "python", "perfgate"}
     assert a["cores"] == str(os.cpu_count())
+
+
+def test_a_small_child_of_a_big_perfgate_is_small(tmp_path):
+    """Forked children inherit perfgate's high-water mark in ru_maxrss; it must not leak in."""
+    ballast = bytearray(150 * 1024 * 1024)
+    ballast[::4096] = b"1" * len(ballast[::4096])
+    r = harness.run_once(f"{PY} -c 'import time; time.sleep(0.05)'", cwd=tmp_path)
+    assert r.peak_rss < 40, (r.peak_rss, r.ru_maxrss_mb)
+    assert r.ru_maxrss_mb > 150  # what the kernel alone would have reported
+    del ballast
+
+
+def test_plain_commands_skip_the_shell(tmp_path):
+    assert harness.argv_for(f"{PY} -c pass", tmp_path) == [PY, "-c", "pass"]
+    assert harness.argv_for("echo a | wc -l", tmp_path)[:2] == ["/bin/sh", "-c"]
+    assert harness.argv_for("X=1 env", tmp_path)[:2] == ["/bin/sh", "-c"]
+    assert harness.argv_for("./nope", tmp_path)[:2] == ["/bin/sh", "-c"]
