@@ -343,7 +343,7 @@ def _feed(stream, data: bytes) -> None:
 _SHELL_SYNTAX = re.compile(r"[;&|<>$`(){}*?\[\]~#!\n\\]")
 
 
-def argv_for(command: str, cwd: str | Path = ".", path: Optional[str] = None) -> list[str]:
+def argv_for(command: str, cwd: str | Path = ".", path: str | None = None) -> list[str]:
     """A plain `prog arg ...` runs without a shell (like hyperfine -N): no sh start-up in the
     measurement. Anything with shell syntax (pipes, globs, variables, `&&`, `VAR=x cmd`) gets
     /bin/sh -c."""
@@ -380,8 +380,8 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
     child_env = dict(os.environ if env is None else env)
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
     try:
-        o = _execute(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd, env=child_env, timeout_s=timeout_s,
-                     on_spawn=on_spawn)
+        o = _execute(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd, env=child_env,
+                     timeout_s=timeout_s, on_spawn=on_spawn)
         found, missing, errors = metrics_mod.extract(
             metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))
     finally:

@@ -21,7 +21,7 @@ def parse(path: Path) -> Profile:
         raise malformed(path, "no functions in the pstats data")
     prof = Profile(source=str(path), unit="s")
     try:
-        for (file, line, func), (cc, nc, tt, ct, callers) in raw.items():
+        for (file, line, func), (_cc, nc, tt, ct, callers) in raw.items():
             frame = Frame(str(file), int(line), str(func))
             prof.table[frame] = (float(tt), float(ct), int(nc))
             prof.callers[frame] = {Frame(str(f), int(ln), str(fn)): float(v[2])
