@@ -207,6 +207,29 @@ def _verdict_out(doc: dict, as_json: bool) -> None:
         raise GateRejected(f"rejected: {doc['reasons'][0]}" if doc["reasons"] else "rejected")
 
 
+@cli.command(name="run")
+@click.argument("contract")
+@click.option("--fixer", required=True, metavar="CMD|manual",
+              help="Command that edits the work tree; {brief}, {hotspot_json} and {worktree} "
+                   "become arguments. `manual`: you edit, then press Enter.")
+@ROOT_OPTION
+def run_loop(contract: str, fixer: str, root: Path) -> None:
+    """Run the loop: profile, propose, fix, measure, gate, until nothing is left to try."""
+    from perfgate import loop
+
+    ws = _workspace(root, contract)
+    for line in loop.run(ws, fixer, manual=_manual if fixer == "manual" else None):
+        click.echo(line)
+
+
+def _manual(brief: str, worktree: Path) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError(f"--fixer manual needs a terminal: edit {worktree}, then run "
+                         "`perfgate gate NAME`")
+    click.echo(brief, err=True)
+    click.prompt(f"Edit {worktree}, then press Enter", default="", show_default=False, err=True)
+
+
 @cli.command()
 @click.option("--runs", "-n", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--warmup", "-w", type=click.IntRange(0), default=1, show_default=True)
@@ -248,7 +271,7 @@ def status(root: Path) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to create the demo repository (default: a temp dir).")
 def demo(directory: Path | None) -> None:
-    """Run the embedded demo in a scratch git repository: scope, approve, baseline."""
+    """Run the whole loop on the embedded demo, in a scratch git repository."""
     from perfgate import demo as demo_mod
 
     for line in demo_mod.run(directory):

@@ -152,6 +152,16 @@ class Profiler(_Model):
     output_path: str = Field(min_length=1)
 
 
+class Loop(_Model):
+    """When `perfgate run` stops: whichever limit comes first."""
+
+    max_iterations: int = Field(default=10, ge=1, le=1000)
+    max_accepts: int | None = Field(default=None, ge=1)
+    time_budget_min: float | None = Field(default=None, gt=0)
+    min_share_pct: float = Field(default=5, ge=0, le=100)
+    fixer_timeout_s: float = Field(default=1800, gt=0)
+
+
 class Contract(_Model):
     version: int = CONTRACT_VERSION
     name: str
@@ -164,6 +174,7 @@ class Contract(_Model):
     significance: Significance = Field(default_factory=Significance)
     profiler: Profiler | None = None
     secrets_file_path: str | None = None
+    loop: Loop = Field(default_factory=Loop)
 
     @field_validator("version")
     @classmethod

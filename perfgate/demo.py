@@ -12,6 +12,7 @@ from perfgate import harness
 from perfgate.errors import UsageError
 
 DEMO_FILES = ("slow.py", "test_slow.py", "conftest.py")
+FIXER = "{python} -m perfgate._demo.fixer {{worktree}} {{hotspot_json}}"
 
 
 def contract_text(python: str) -> str:
@@ -43,8 +44,8 @@ def make_repo(directory: Path) -> Path:
 
 
 def run(directory: Path | None) -> Iterator[str]:
-    """Scope, approve and baseline the demo; yields the lines to show."""
-    from perfgate import tasks
+    """Scope, approve, baseline, then the loop with the scripted fixer; yields lines to show."""
+    from perfgate import loop, tasks
     from perfgate.stages import scoping
     from perfgate.workspace import Project
 
@@ -62,9 +63,10 @@ def run(directory: Path | None) -> Iterator[str]:
             raise tasks.OUTCOME["error"]
         if code != 0:
             raise UsageError(f"demo: {stage} failed (doit exit {code})")
-        yield f"--- {ws.display(ws.artifact(stage))} ---"
-        yield ws.artifact(stage).read_text().rstrip()
+        yield f"{stage}: {ws.display(ws.artifact(stage))}"
+    fixer = FIXER.format(python=shlex.quote(sys.executable))
+    yield f"the loop, with the scripted fixer: perfgate run demo --fixer '{fixer}'"
+    yield from loop.run(ws, fixer)
     yield f"the store: {ws.display(ws.project.store_path)}; try: cd {root} && perfgate status"
     if directory is None:
         yield f"(remove it with: rm -rf {root})"
-

@@ -54,7 +54,14 @@ def _attributed(profile: Profile, root: Path) -> tuple[dict, dict, dict]:
 
     def key(f: Frame) -> tuple[str, str, int] | None:
         rel = project_file(f.file, root)
-        return (rel, f.function, f.line) if rel else None
+        if not rel:
+            return None
+        if f.function.startswith("<") and f.function != "<module>":
+            # A comprehension, generator expression or lambda is part of its function.
+            outer = _enclosing(root, rel, f.line)
+            if outer:
+                return (rel, *outer)
+        return (rel, f.function, f.line)
 
     if profile.stacks:
         for stack, weight in profile.stacks:
@@ -93,17 +100,48 @@ def _attributed(profile: Profile, root: Path) -> tuple[dict, dict, dict]:
     return own, incl, calls
 
 
+_TREES: dict[tuple[Path, int, int], ast.AST | None] = {}
+
+
+def _tree(path: Path) -> ast.AST | None:
+    """The parsed file, cached while it is unchanged (fixes edit it between iterations)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _TREES:
+        try:
+            _TREES[key] = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            _TREES[key] = None
+    return _TREES[key]
+
+
+def _functions(root: Path, rel: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    tree = _tree(root / rel)
+    if tree is None:
+        return []
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _enclosing(root: Path, rel: str, line: int) -> tuple[str, int] | None:
+    """The innermost function whose body holds `line`."""
+    inside = [n for n in _functions(root, rel)
+              if n.lineno <= line <= (n.end_lineno or n.lineno)]
+    if not inside:
+        return None
+    best = max(inside, key=lambda n: n.lineno)
+    return best.name, best.lineno
+
+
 def _line_range(root: Path, rel: str, function: str, line: int) -> tuple[int, int]:
     """The function's def line and last line, from the source (profiles only know one line)."""
-    try:
-        tree = ast.parse((root / rel).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return line, line
     best = None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-            if best is None or abs(node.lineno - line) < abs(best.lineno - line):
-                best = node
+    for node in _functions(root, rel):
+        if node.name == function and (best is None
+                                      or abs(node.lineno - line) < abs(best.lineno - line)):
+            best = node
     if best is None:
         return line, line
     start = min([best.lineno] + [d.lineno for d in best.decorator_list])

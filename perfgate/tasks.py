@@ -10,6 +10,9 @@ from perfgate.workspace import Project, Workspace
 
 __all__ = [
     "DOIT_CONFIG",
+    "task_fixing",
+    "task_profiling",
+    "task_proposing",
     "task_baseline",
     "task_gate",
     "task_gating",
@@ -19,7 +22,7 @@ __all__ = [
 
 # The in-process CLI reads what happened here after doit returns: doit itself only knows
 # "failed", while the CLI must print our one-line error and pick its exit code.
-OUTCOME: dict[str, Any] = {"ran": [], "error": None, "verdicts": {}}
+OUTCOME: dict[str, Any] = {"ran": [], "error": None, "verdicts": {}, "results": {}}
 # Options of the CLI command that started doit (e.g. --no-interleave), read by the actions.
 OPTIONS: dict[str, Any] = {}
 _ROOT: Path | None = None
@@ -41,13 +44,16 @@ def _root() -> Path:
 
 
 def _stage(name: str) -> Callable[..., Any]:
-    from perfgate.stages import baseline, gating, measuring, scoping
+    from perfgate.stages import baseline, fixing, gating, measuring, profiling, proposing, scoping
 
     return {"scoping": scoping.scope, "baseline": baseline.baseline,
+            "profiling": profiling.run, "proposing": proposing.run,
+            "fixing": lambda ws, progress: fixing.run(
+                ws, fixer=OPTIONS.get("fixer"), manual=OPTIONS.get("manual")),
             "measuring": lambda ws, progress: measuring.run(
                 ws, interleave=OPTIONS.get("interleave", True),
                 allow_mismatch=OPTIONS.get("allow_mismatch", False), progress=progress),
-            "gating": gating.run}[name]
+            "gating": lambda ws, progress: gating.run(ws, label=OPTIONS.get("label"))}[name]
 
 
 def _action(stage: str, contract_path: str) -> Any:
@@ -63,6 +69,7 @@ def _action(stage: str, contract_path: str) -> Any:
         OUTCOME["error"] = exc
         return TaskFailed(str(exc))
     OUTCOME["ran"].append(f"{stage}:{ws.contract_path.stem}")
+    OUTCOME["results"][stage] = result
     if stage == "gating":
         OUTCOME["verdicts"][ws.name] = result
         if not OPTIONS.get("cli"):
@@ -105,6 +112,29 @@ def task_baseline() -> Iterator[dict[str, Any]]:
     """Measure the approved contract on its base commit: writes baseline.md and a store session."""
     yield {"basename": "baseline", "name": None, "doc": task_baseline.__doc__}
     yield from _subtasks("baseline", lambda ws: [_artifact_path(ws, "scoping")])
+
+
+def task_profiling() -> Iterator[dict[str, Any]]:
+    """Run the contract's profiler on the last accepted code: a profile under profiles/."""
+    yield {"basename": "profiling", "name": None, "doc": task_profiling.__doc__}
+    yield from _subtasks("profiling", lambda ws: [_artifact_path(ws, "scoping")], _always)
+
+
+def task_proposing() -> Iterator[dict[str, Any]]:
+    """Rank the project's hotspots in the profile: hotspots.md and hotspots.json."""
+    yield {"basename": "proposing", "name": None, "doc": task_proposing.__doc__}
+    yield from _subtasks("proposing", lambda ws: [_artifact_path(ws, "profiling")], _always)
+
+
+def task_fixing() -> Iterator[dict[str, Any]]:
+    """Brief a fixer on the next untried hotspot and let it edit the work tree (perfgate run)."""
+    yield {"basename": "fixing", "name": None, "doc": task_fixing.__doc__}
+    yield from _subtasks("fixing", lambda ws: [_artifact_path(ws, "hotspots")], _always)
+
+
+def _always(ws: Workspace) -> list[Any]:
+    """The loop's own stages run whenever state.yaml says so, not when files change."""
+    return [False]
 
 
 def task_measuring() -> Iterator[dict[str, Any]]:
@@ -155,7 +185,7 @@ def run(root: Path, args: list[str], **options: Any) -> int:
     _ROOT = root
     OPTIONS.clear()
     OPTIONS.update(cli=True, **options)
-    OUTCOME.update(ran=[], error=None, verdicts={})
+    OUTCOME.update(ran=[], error=None, verdicts={}, results={})
     namespace = {name: globals()[name] for name in __all__ if name.startswith("task_")}
     namespace["DOIT_CONFIG"] = doit_config(root, reporter=_SilentReporter)
     try:

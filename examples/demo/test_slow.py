@@ -12,3 +12,12 @@ def test_squares_are_not_prime():
 
 def test_count():
     assert len(slow.primes_below(1000)) == 168
+
+
+def test_gap_counts():
+    assert slow.gap_counts([2, 3, 5, 7, 11, 13]) == {1: 1, 2: 3, 4: 1}
+
+
+def test_digest():
+    assert slow.digest([2, 3]) == slow.digest([2, 3])
+    assert slow.digest([2, 3]) != slow.digest([3, 2])

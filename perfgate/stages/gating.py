@@ -103,7 +103,7 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     return art
 
 
-def run(ws: Workspace, *, progress=None) -> dict[str, Any]:
+def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:  # noqa: ARG001
     """`doit gating`: decide on the current measuring.md, act, write gating.md; returns the document."""
     from perfgate.errors import UsageError
     from perfgate.stages import measuring, scoping
@@ -119,13 +119,19 @@ def run(ws: Workspace, *, progress=None) -> dict[str, Any]:
     record(ws, pair, verdict, doc)
     accepted = state.extra.get("accepted_commit") or state.base_commit
     state.iteration += 1
-    label = state.extra.pop("label", None) or f"candidate-{(pair.candidate.tree or '')[:8]}"
+    hotspot = state.extra.pop("hotspot", None)
+    label = label or hotspot or f"candidate-{(pair.candidate.tree or '')[:8]}"
     outcome = act(ws, verdict, accepted_commit=accepted, iteration=state.iteration, label=label)
     write(ws, verdict, doc, epoch=state.epoch, pair=pair, outcome=outcome)
     if outcome.get("commit"):
         state.extra["accepted_commit"] = outcome["commit"]
-    state.tried.append({"iteration": state.iteration, "label": label,
-                        "verdict": verdict.verdict, **{k: v for k, v in outcome.items() if v}})
+    p = verdict.primary
+    state.tried.append({"iteration": state.iteration, "label": label, "hotspot": hotspot,
+                        "verdict": verdict.verdict,
+                        "change_pct": p.change_pct if p else None,
+                        "p_value": p.p_value if p else None,
+                        "reason": verdict.reasons[0] if verdict.reasons else None,
+                        **{k: v for k, v in outcome.items() if v}})
     state.status = verdict.verdict
     state.epoch += 1  # a transition: this measuring.md must never drive another decision
     artifacts.write_state(ws.state_path, state)

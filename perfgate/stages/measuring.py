@@ -10,7 +10,7 @@ from perfgate.errors import UsageError
 from perfgate.sessions import Recorder, Side
 from perfgate.workspace import Workspace
 
-TAIL_LINES = 5
+TAIL_LINES = 3
 
 
 @dataclass

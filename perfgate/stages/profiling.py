@@ -1,0 +1,56 @@
+"""Stage 3, profiling: run the contract's profiler on the current code, in the work tree."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from perfgate import artifacts, harness, secrets, vcs
+from perfgate.artifacts import Artifact
+from perfgate.errors import MeasurementError, UsageError
+from perfgate.stages import scoping
+from perfgate.workspace import Workspace
+
+
+def clean_work_tree(ws: Workspace, state: artifacts.State) -> Path:
+    """The work tree at the last accepted commit, with nothing ungated in it."""
+    accepted = state.extra.get("accepted_commit") or state.base_commit
+    root = vcs.repo_root(ws.root)
+    work = vcs.ensure_worktree(root, ws.work_tree, accepted, branch=ws.branch)
+    if vcs.dirty(work):
+        raise UsageError(f"{ws.display(work)} holds an ungated change; gate it with `perfgate "
+                         f"gate {ws.name}` or discard it before the loop goes on")
+    return work
+
+
+def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform stage API
+    c = ws.contract
+    if c.profiler is None:
+        raise UsageError(f"{ws.display(ws.contract_path)}: profiler: required by `perfgate run` "
+                         "(see the recommendation in scoping.md)")
+    state = scoping.require_approved(ws)
+    work = clean_work_tree(ws, state)
+    out = work / c.profiler.output_path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
+    res = harness.run_shell(c.profiler.command, cwd=work, env=secrets.environment(values),
+                            timeout_s=c.repro.timeout_s * 5, redact=secrets.redactions(values))
+    if res.timed_out or res.returncode != 0:
+        tail = " | ".join(res.tail.strip().splitlines()[-3:])
+        how = "timed out" if res.timed_out else f"exit {res.returncode}"
+        raise MeasurementError(f"profiler failed ({how}): {tail}")
+    if not out.exists():
+        raise MeasurementError(f"the profiler exited 0 but wrote nothing at "
+                               f"{c.profiler.output_path}")
+    keep = ws.dir / "profiles" / f"{state.iteration + 1}-{out.name}"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_bytes(out.read_bytes())
+    out.unlink()  # the work tree must stay clean: a profile is not part of the candidate
+    state.status = "profiling"
+    artifacts.write_state(ws.state_path, state)
+    meta = {"epoch": state.epoch, "result": "done", "contract": ws.name,
+            "commit": vcs.head(work), "profile": ws.display(keep), "tool": c.profiler.tool}
+    body = (f"# Profiling: {ws.name}\n\n- tool: {c.profiler.tool}\n- command: "
+            f"`{c.profiler.command}`\n- code: `{meta['commit']}`\n- profile: `{meta['profile']}`\n")
+    art = Artifact(meta, body)
+    artifacts.write_artifact(ws.artifact("profiling"), art)
+    return art
