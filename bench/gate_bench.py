@@ -23,7 +23,7 @@ CONTRACT = """\
 version: 1
 name: bench
 domain: cli_startup
-repro: {{script: {py} burn.py {n}, warmup_runs: 1, measurement_runs: 5, timeout_s: 60}}
+repro: {{script: {py} burn.py, warmup_runs: 1, measurement_runs: 5, timeout_s: 60}}
 metrics:
   primary: {{name: wall_time, unit: s}}
   watchdogs: [{{name: peak_rss, unit: MB, max_regression_pct: 10}}]
@@ -45,11 +45,12 @@ def setup(root: Path) -> tuple[str, str, float]:
     per_iter = (t_base - t0) / n_base
     n_fast = int((t_base / 1.5 - t0) / per_iter)
     (root / "contracts").mkdir()
-    (root / "contracts" / "bench.yaml").write_text(CONTRACT.format(py=PY, n=n_base))
+    (root / "contracts" / "bench.yaml").write_text(CONTRACT.format(py=PY))
     git(root, "add", "-A")
     git(root, "commit", "-qm", "A")
     a = git(root, "rev-parse", "HEAD")
-    (root / "contracts" / "bench.yaml").write_text(CONTRACT.format(py=PY, n=n_fast))
+    # The contract (and so the command) stays; the program itself gets faster.
+    (root / "burn.py").write_text(BURN.replace("else 700000", f"else {n_fast}"))
     git(root, "commit", "-qam", "B: 1.5x faster")
     return a, git(root, "rev-parse", "HEAD"), t_base
 

@@ -79,20 +79,21 @@ class RunRecord:
 
 # -- process-tree control ------------------------------------------------------------------
 
-_subreaper_done = False
+_subreaper_done: bool | None = None
 
 
-def _become_subreaper() -> None:
+def _become_subreaper() -> bool:
     """Orphaned grandchildren re-parent to us, so none escapes accounting or cleanup."""
     global _subreaper_done
-    if _subreaper_done or platform.system() != "Linux":
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-    _subreaper_done = True
+    if _subreaper_done is None:
+        _subreaper_done = False
+        if platform.system() == "Linux":
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper_done = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+            except (OSError, AttributeError):
+                pass
+    return _subreaper_done
 
 
 def _children(pid: int) -> list[int]:
@@ -242,11 +243,30 @@ class _Outcome:
     stderr_tail: bytes
 
 
+# A tiny shell starts the command in the background, reports its pid and exits. The command
+# is then a child of the small shell, not of perfgate, so the kernel's ru_maxrss for it does
+# not start at perfgate's own size (a forked child's high-water mark is its parent's until
+# exec), and as perfgate is a child subreaper the command re-parents to us for wait4.
+_LAUNCH = 'f=$1; shift; "$@" & echo $! > "$f"'
+
+
+def _launch(argv: Sequence[str], **popen) -> tuple[subprocess.Popen, int]:
+    fd, pidfile = tempfile.mkstemp(prefix="perfgate-pid-")
+    os.close(fd)
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", pidfile, *argv], **popen)
+        os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
+        proc.returncode = 0
+        return proc, int(Path(pidfile).read_text().strip())
+    finally:
+        os.unlink(pidfile)
+
+
 def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
              on_spawn: Callable[[int], None] | None = None, poll: bool = True,
-             input: bytes | None = None) -> _Outcome:
+             input: bytes | None = None, launch: bool = False) -> _Outcome:
     """Spawn in a new session, wait with wait4, kill the whole tree on timeout or Ctrl-C."""
-    _become_subreaper()
+    launch = launch and _become_subreaper() and input is None
     sha = hashlib.sha256()
     out_buf = bytearray()
     err_buf = bytearray()
@@ -265,12 +285,16 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
             del err_buf[:len(err_buf) - STDERR_KEEP]
 
     own_hwm_kb = _memory_kb("self")[1]
+    popen = {"cwd": cwd, "env": dict(env) if env is not None else None,
+             "stdin": subprocess.PIPE if input is not None else subprocess.DEVNULL,
+             "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "start_new_session": True}
     t0 = time.perf_counter_ns()
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-                            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    pid = pgid = proc.pid
+    if launch:
+        proc, pid = _launch(argv, **popen)
+        pgid = proc.pid
+    else:
+        proc = subprocess.Popen(list(argv), **popen)
+        pid = pgid = proc.pid
     _RUNNING.add(pid)
     if on_spawn is not None:
         on_spawn(pgid)
@@ -312,7 +336,9 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
         if timer is not None:
             timer.cancel()
         poller.stop.set()
-    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    exit_code = os.waitstatus_to_exitcode(status)
+    if not launch:
+        proc.returncode = exit_code  # so Popen does not wait again
     leftovers = _kill_leftovers(pgid, poller.seen)
     extra_cpu = _reap(leftovers)
     for r in readers:
@@ -324,9 +350,9 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
     # A command too short for the first poll leaves only the kernel's figure: an upper bound,
     # but the same on both sides of a comparison, so a memory watchdog still compares like
     # with like.
-    credible_kb = ru.ru_maxrss if (ru.ru_maxrss > own_hwm_kb * 1.02
+    credible_kb = ru.ru_maxrss if (launch or ru.ru_maxrss > own_hwm_kb * 1.02
                                    or poller.peak_kb == 0) else 0
-    return _Outcome(proc.returncode, timed_out.is_set(), wall,
+    return _Outcome(exit_code, timed_out.is_set(), wall,
                     ru.ru_utime + ru.ru_stime + extra_cpu, ru.ru_maxrss,
                     max(poller.peak_kb, credible_kb),
                     sha.hexdigest(), total[0], bytes(out_buf), bytes(err_buf))
@@ -381,7 +407,7 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
     try:
         o = _execute(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd, env=child_env,
-                     timeout_s=timeout_s, on_spawn=on_spawn)
+                     timeout_s=timeout_s, on_spawn=on_spawn, launch=True)
         found, missing, errors = metrics_mod.extract(
             metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))
     finally:

@@ -157,12 +157,13 @@ def test_fingerprint_is_stable():
 
 
 def test_a_small_child_of_a_big_perfgate_is_small(tmp_path):
-    """Forked children inherit perfgate's high-water mark in ru_maxrss; it must not leak in."""
+    """A child forked by perfgate would inherit its high-water mark in ru_maxrss; the launcher
+    shell keeps it out, so even the kernel's figure is the command's own."""
     ballast = bytearray(150 * 1024 * 1024)
     ballast[::4096] = b"1" * len(ballast[::4096])
     r = harness.run_once(f"{PY} -c 'import time; time.sleep(0.05)'", cwd=tmp_path)
     assert r.peak_rss < 40, (r.peak_rss, r.ru_maxrss_mb)
-    assert r.ru_maxrss_mb > 150  # what the kernel alone would have reported
+    assert r.ru_maxrss_mb < 40
     del ballast
 
 
