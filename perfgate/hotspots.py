@@ -56,12 +56,12 @@ def _attributed(profile: Profile, root: Path) -> tuple[dict, dict, dict]:
         rel = project_file(f.file, root)
         if not rel:
             return None
-        if f.function.startswith("<") and f.function != "<module>":
-            # A comprehension, generator expression or lambda is part of its function.
-            outer = _enclosing(root, rel, f.line)
-            if outer:
-                return (rel, *outer)
-        return (rel, f.function, f.line)
+        if f.function == "<module>":
+            return (rel, "<module>", 0)
+        # Samplers report the current line, cProfile the def line, comprehensions and lambdas
+        # their own names: the function whose body holds the line is what a fixer edits.
+        outer = _enclosing(root, rel, f.line) if f.line else None
+        return (rel, *outer) if outer else (rel, f.function, f.line)
 
     if profile.stacks:
         for stack, weight in profile.stacks:

@@ -61,7 +61,7 @@ def load(path: Path) -> Profile:
         blob = head.decode("utf-8", errors="replace")
         if "speedscope" in blob:
             return speedscope.parse(path)
-        if '"nodes"' in blob and ('"samples"' in blob or '"startTime"' in blob):
+        if '"nodes"' in blob:
             return chrome.parse(path)
         if "root_frame" in blob or '"frame_id"' in blob or "pyinstrument" in blob:
             return pyinstrument.parse(path)

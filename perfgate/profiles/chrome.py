@@ -32,8 +32,10 @@ def parse(path: Path) -> Profile:
         samples = doc.get("samples") or []
         deltas = doc.get("timeDeltas") or [0] * len(samples)
         if samples:
-            # A sample's duration is the gap to the next one (microseconds).
-            weights = [max(d, 0) / 1e6 for d in deltas[1:]] + [0.0]
+            # A sample lasts until the next one (deltas are in microseconds); the last one is
+            # given the average gap.
+            gaps = [max(d, 0) / 1e6 for d in deltas[1:]]
+            weights = gaps + [sum(gaps) / len(gaps) if gaps else 0.0]
             if not any(weights):
                 weights = [1.0] * len(samples)
                 prof.unit = "samples"

@@ -1,6 +1,7 @@
 """Collapsed stacks (`a;b;c 123`): py-spy --format raw, perf + stackcollapse, flamegraph input."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -31,8 +32,9 @@ def parse(path: Path) -> Profile:
             weight = float(count)
         except ValueError:
             raise malformed(path, f"line {lineno}: expected 'frame;frame;... COUNT'") from None
-        if not stack or weight < 0:
+        if weight < 0 or not math.isfinite(weight):
             raise malformed(path, f"line {lineno}: expected 'frame;frame;... COUNT'")
+        # py-spy writes " N" for samples outside any Python frame: they count in the total.
         prof.stacks.append((tuple(frame(f) for f in stack.split(";") if f), weight))
     if not prof.stacks:
         raise malformed(path, "no stacks")
