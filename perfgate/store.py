@@ -7,6 +7,7 @@ with backoff until `busy_timeout_s`, then report as "store busy".
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.resources
 import json
@@ -85,6 +86,8 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
+        import duckdb
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._connect()
         try:
@@ -95,8 +98,13 @@ class Store:
                 yield con
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):  # an interrupt may have ended it
+                    con.execute("ROLLBACK")
                 raise
+        except duckdb.InterruptException:
+            # DuckDB turns Ctrl-C during a query into its own exception; callers expect
+            # KeyboardInterrupt, which is what marks a session aborted.
+            raise KeyboardInterrupt from None
         finally:
             con.close()
 

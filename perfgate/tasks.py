@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from perfgate.errors import PerfgateError
+from perfgate.errors import Interrupted, PerfgateError
 from perfgate.workspace import Project, Workspace
 
 __all__ = [
@@ -68,6 +68,13 @@ def _action(stage: str, contract_path: str) -> Any:
     except PerfgateError as exc:
         OUTCOME["error"] = exc
         return TaskFailed(str(exc))
+    except KeyboardInterrupt:
+        # doit would swallow it into a generic error; the CLI must exit 130.
+        OUTCOME["error"] = Interrupted("interrupted; run the same command again to resume")
+        return TaskFailed("interrupted")
+    except Exception as exc:  # noqa: BLE001 - reported by the CLI's handler as unexpected
+        OUTCOME["error"] = exc
+        return TaskFailed(f"unexpected {exc.__class__.__name__}: {exc}")
     OUTCOME["ran"].append(f"{stage}:{ws.contract_path.stem}")
     OUTCOME["results"][stage] = result
     if stage == "gating":

@@ -129,10 +129,10 @@ def run(ws: Workspace, *, interleave: bool = True, allow_mismatch: bool = False,
     if cand.tree == base.tree:
         raise UsageError(f"nothing to gate: {ws.display(work)} is identical to the last accepted "
                          f"commit {accepted[:12]}; edit it, or use --from-checkout")
-    pair = measure_pair(ws, base, cand, interleave=interleave, allow_mismatch=allow_mismatch,
-                        progress=progress)
     state.status = "measuring"
     artifacts.write_state(ws.state_path, state)
+    pair = measure_pair(ws, base, cand, interleave=interleave, allow_mismatch=allow_mismatch,
+                        progress=progress)
     return write(ws, pair, state.epoch)
 
 

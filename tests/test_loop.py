@@ -1,0 +1,126 @@
+"""`perfgate run` and `perfgate demo` on real repositories with a scripted fixer."""
+import json
+import signal
+import subprocess
+import time
+
+import yaml
+
+from perfgate.demo import make_repo
+from tests.conftest import PY, git, perfgate, snapshot
+
+FIXER = f"{PY} -m perfgate._demo.fixer {{worktree}} {{hotspot_json}}"
+
+
+def demo_repo(tmp_path, **loop):
+    root = make_repo(tmp_path / "demo")
+    if loop:
+        c = yaml.safe_load((root / "contracts" / "demo.yaml").read_text())
+        c["loop"] = loop
+        (root / "contracts" / "demo.yaml").write_text(yaml.safe_dump(c))
+    git(root, "commit", "-qam", "contract", "--allow-empty")
+    assert perfgate("scope", "demo", "--yes", cwd=root).returncode == 0
+    return root
+
+
+def verdicts(root):
+    state = yaml.safe_load((root / ".perfgate" / "demo" / "state.yaml").read_text())
+    return [(t["hotspot"].split("::")[1], t["verdict"]) for t in state["tried"]]
+
+
+EXPECTED = [("gap_counts", "accepted"), ("digest", "rejected"), ("is_prime", "rejected"),
+            ("primes_below", "no change")]
+
+
+def test_run_keeps_only_what_earned_it(tmp_path):
+    root = demo_repo(tmp_path)
+    before = snapshot(root)
+    r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert verdicts(root) == EXPECTED
+    # The accepted fix is a commit on perfgate/demo carrying its verdict.
+    log = git(root, "log", "--format=%s", "main..perfgate/demo").splitlines()
+    assert log == ["perfgate(demo): examples/demo/slow.py::gap_counts"]
+    body = git(root, "log", "-1", "--format=%b", "perfgate/demo")
+    assert "wall_time:" in body and "p = " in body
+    # The rejected ones are patches and refs; the work tree is back at the accepted commit.
+    patches = sorted(p.name for p in (root / ".perfgate" / "demo" / "rejected").iterdir())
+    assert patches == ["2-examples-demo-slow.py--digest.patch",
+                       "3-examples-demo-slow.py--is_prime.patch"]
+    refs = git(root, "for-each-ref", "--format=%(refname)", "refs/perfgate/rejected/demo")
+    assert refs.splitlines() == ["refs/perfgate/rejected/demo/2", "refs/perfgate/rejected/demo/3"]
+    work = root / ".perfgate" / "demo" / "work"
+    assert git(work, "status", "--porcelain") == ""
+    assert git(work, "rev-parse", "HEAD") == git(root, "rev-parse", "perfgate/demo")
+    subprocess.run(["git", "apply", "--check",
+                    str(root / ".perfgate" / "demo" / "rejected" / patches[0])], cwd=work,
+                   check=True)
+    report = (root / ".perfgate" / "demo" / "report.md").read_text()
+    assert "## Cumulative gain" in report and "measured interleaved" in report
+    assert snapshot(root) == before
+    r = perfgate("status", cwd=root)
+    assert "complete" in r.stdout
+
+
+def test_max_iterations_stops_the_loop(tmp_path):
+    root = demo_repo(tmp_path, max_iterations=1)
+    r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert "stopping: 1 iterations (loop.max_iterations)" in r.stdout
+    assert verdicts(root) == EXPECTED[:1]
+
+
+def test_fixer_gets_separate_arguments_and_environment(tmp_path):
+    root = demo_repo(tmp_path, max_iterations=1)
+    spy = tmp_path / "spy.py"
+    spy.write_text("import json, os, sys\n"
+                   "print(json.dumps({'argv': sys.argv[1:], 'env': os.environ['PERFGATE_WORKTREE']}),"
+                   " file=open(os.environ['OUT'], 'a'))\n")
+    out = tmp_path / "out.json"
+    r = perfgate("run", "demo", "--fixer", f"{PY} {spy} {{worktree}} '{{hotspot_json}}' $(x)",
+                 cwd=root, env={**__import__("os").environ, "OUT": str(out)})
+    assert r.returncode == 0, r.stderr
+    calls = [json.loads(line) for line in out.read_text().splitlines()]
+    seen = calls[0]
+    assert len(seen["argv"]) == 3 and seen["argv"][2] == "$(x)"  # never through a shell
+    assert json.loads(seen["argv"][1])["function"] == "gap_counts"
+    assert seen["argv"][0] == seen["env"] == str(root / ".perfgate" / "demo" / "work")
+    # A fixer that changes nothing uses up hotspots, not iterations.
+    assert [v for _, v in verdicts(root)] == ["no change"] * len(calls)
+    assert [json.loads(c["argv"][1])["function"] for c in calls][:3] == [
+        "gap_counts", "digest", "is_prime"]
+
+
+def test_an_interrupted_run_resumes_with_the_same_result(tmp_path):
+    root = demo_repo(tmp_path)
+    p = subprocess.Popen([PY, "-m", "perfgate", "run", "demo", "--fixer", FIXER], cwd=root,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = root / ".perfgate" / "demo" / "state.yaml"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for a measurement session to be running
+        if state.exists() and "status: measuring" in state.read_text():
+            r = perfgate("sql", "SELECT count(*) AS n FROM sessions WHERE status = 'running' "
+                         "AND role = 'candidate'", "--format", "json", cwd=root, check=False)
+            if r.returncode == 0 and json.loads(r.stdout)[0]["n"] > 0:
+                break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, out + err
+    r = perfgate("sql", "SELECT count(*) AS n FROM sessions WHERE status = 'aborted'",
+                 "--format", "json", cwd=root)
+    assert json.loads(r.stdout)[0]["n"] >= 1
+    r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert verdicts(root) == EXPECTED
+
+
+def test_demo_command(tmp_path):
+    t = time.monotonic()
+    r = perfgate("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t < 120
+    assert "gap_counts: accepted" in r.stdout
+    assert "digest: rejected" in r.stdout
+    assert "is_prime: rejected — verify failed" in r.stdout
+    assert "## Cumulative gain" in r.stdout
