@@ -44,7 +44,7 @@ def main() -> None:
         store = Store(Path(tmp) / "p.duckdb")
         base, cand, n = fill(store, total)
         times = []
-        for _ in range(5):
+        for _ in range(6):
             t = time.perf_counter()
             names = ["wall_time", "peak_rss"]
             b = Samples({m: store.samples(base, m) for m in names})
@@ -53,10 +53,11 @@ def main() -> None:
             verdict = decide(b, c, CONTRACT)
             times.append(time.perf_counter() - t)
         assert summaries and verdict.verdict in ("accepted", "rejected")
-    print(f"machine: {machine()}; store with {n} samples; 5 repetitions\n")
+    print(f"machine: {machine()}; store with {n} samples; 1 cold + 5 warm repetitions\n")
     print("| what | median | max | target |\n|---|---|---|---|")
-    print(f"| SQL (samples + summaries of 2 sessions) + decide() | "
-          f"{statistics.median(times):.3f} s | {max(times):.3f} s | ≤ 0.5 s |")
+    print(f"| SQL (samples + summaries of 2 sessions) + decide(), warm | "
+          f"{statistics.median(times[1:]):.3f} s | {max(times[1:]):.3f} s | ≤ 0.5 s |")
+    print(f"| the same, first call (imports scipy and duckdb) | {times[0]:.3f} s | – | – |")
 
 
 if __name__ == "__main__":

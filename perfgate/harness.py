@@ -1,6 +1,7 @@
 """The only module that spawns processes: timed repro runs, verify/profiler commands, git calls."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -250,16 +251,31 @@ class _Outcome:
 _LAUNCH = 'f=$1; shift; "$@" & echo $! > "$f"'
 
 
+_SCRATCH: list[str] = []
+_COUNTER = iter(range(1 << 62))
+
+
+def _scratch(name: str) -> str:
+    """A fresh path in perfgate's private temp dir (made once: every run pays for nothing)."""
+    if not _SCRATCH:
+        import atexit
+        import shutil as _shutil
+
+        _SCRATCH.append(tempfile.mkdtemp(prefix="perfgate-"))
+        atexit.register(_shutil.rmtree, _SCRATCH[0], True)
+    return os.path.join(_SCRATCH[0], f"{next(_COUNTER)}-{name}")
+
+
 def _launch(argv: Sequence[str], **popen) -> tuple[subprocess.Popen, int]:
-    fd, pidfile = tempfile.mkstemp(prefix="perfgate-pid-")
-    os.close(fd)
+    pidfile = _scratch("pid")
     try:
         proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", pidfile, *argv], **popen)
         os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
         proc.returncode = 0
         return proc, int(Path(pidfile).read_text().strip())
     finally:
-        os.unlink(pidfile)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pidfile)
 
 
 def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
@@ -400,9 +416,7 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
              timeout_s: float = 600, metrics: Sequence = (), redact: Sequence[str] = (),
              on_spawn: Callable[[int], None] | None = None) -> RunRecord:
     """Run a shell command once and measure it: wall, CPU and peak memory of the whole tree."""
-    fd, metrics_file = tempfile.mkstemp(prefix="perfgate-metrics-", suffix=".json")
-    os.close(fd)
-    os.unlink(metrics_file)  # the command creates it only if it has something to say
+    metrics_file = _scratch("metrics.json")  # the command creates it if it has anything to say
     child_env = dict(os.environ if env is None else env)
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
     try:
