@@ -158,3 +158,18 @@ def test_no_interleave_refuses_a_foreign_fingerprint(gated):
     assert r.returncode == 2
     assert "was measured with cores = None" in r.stderr or "measured with" in r.stderr
     assert "--allow-fingerprint-mismatch" in r.stderr
+
+
+def test_a_head_whose_runs_fail_is_rejected_with_the_reason(gated):
+    """verify passes, but the measured repro crashes: rejected, never decided on partial data."""
+    base = git(gated, "rev-parse", "HEAD")
+    (gated / "check.py").write_text("import os, sys\nsys.exit(0)\n")
+    crash = commit(gated, "import sys\nprint('boom', file=sys.stderr)\nsys.exit(3)\n", "crash")
+    r, doc = compare(gated, base, crash)
+    assert r.returncode == 1 and doc["verdict"] == "rejected"
+    assert doc["reasons"] == ["candidate warmup run 1: exit 3: boom"]
+    assert doc["primary"] is None
+    r = perfgate("sql", "SELECT role, status FROM sessions WHERE comparison_id IS NULL "
+                 "AND role IN ('baseline', 'candidate') ORDER BY id", "--format", "json",
+                 cwd=gated)
+    assert {row["status"] for row in json.loads(r.stdout)} == {"failed"}

@@ -16,6 +16,11 @@ def judge(ws: Workspace, pair: Pair) -> gate.Verdict:
     if pair.verify_failure:
         empty = gate.Samples(values={})
         return gate.decide(empty, empty, c, verify_failure=pair.verify_failure)
+    if pair.run_failure:
+        side = "candidate" if pair.run_failure.startswith("candidate") else "baseline"
+        failed = gate.Samples(values={}, failures=(pair.run_failure,))
+        empty = gate.Samples(values={})
+        return gate.decide(*((empty, failed) if side == "candidate" else (failed, empty)), c)
     store = ws.project.store()
     names = [m.name for m in c.metrics.all()]
     base = gate.Samples({n: store.samples(pair.base.session_id, n) for n in names},
@@ -82,7 +87,7 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     """gating.md, verdict.json and the plot of both samples."""
     artifacts.write_atomic(ws.dir / "verdict.json", report.json_document(doc))
     plot_name = None
-    if not pair.verify_failure and verdict.primary is not None:
+    if not (pair.verify_failure or pair.run_failure) and verdict.primary is not None:
         from perfgate import plot
 
         store = ws.project.store()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from perfgate import artifacts, harness, report, secrets, vcs
 from perfgate.artifacts import Artifact
-from perfgate.errors import UsageError
+from perfgate.errors import MeasurementError, UsageError
 from perfgate.sessions import Recorder, Side
 from perfgate.workspace import Workspace
 
@@ -21,6 +21,7 @@ class Pair:
     candidate: Side
     comparison_id: int | None
     verify_failure: str | None
+    run_failure: str | None = None      # a run failed, timed out or lost a metric
 
 
 def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
@@ -50,11 +51,15 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
         if pgid:
             harness.sweep(pgid)
     rec = Recorder(store, c, env, redact=redact, progress=progress)
-    if interleave:
-        rec.measure([base, cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
-    else:
-        _reuse_baseline(ws, store, base, allow_mismatch)
-        rec.measure([cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+    try:
+        if interleave:
+            rec.measure([base, cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+        else:
+            _reuse_baseline(ws, store, base, allow_mismatch)
+            rec.measure([cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+    except MeasurementError as exc:
+        # Partial data never decides: the sessions are marked failed, the gate rejects.
+        return Pair(base, cand, None, None, run_failure=str(exc))
     comparison = store.new_comparison(c.name, base.session_id, cand.session_id)
     return Pair(base, cand, comparison, None)
 
@@ -83,18 +88,21 @@ def _reuse_baseline(ws: Workspace, store, base: Side, allow_mismatch: bool) -> N
 
 def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
     """measuring.md: the two sessions and their numbers (from SQL over the store)."""
-    result = "broken" if pair.verify_failure else "done"
+    result = "broken" if pair.verify_failure else ("failed" if pair.run_failure else "done")
     meta = {"epoch": epoch, "result": result, "contract": ws.name,
             "base_commit": pair.base.commit, "candidate_tree": pair.candidate.tree,
             "candidate_commit": pair.candidate.commit,
             "base_session": pair.base.session_id or None,
             "candidate_session": pair.candidate.session_id or None,
-            "comparison": pair.comparison_id, "verify_failure": pair.verify_failure}
+            "comparison": pair.comparison_id, "verify_failure": pair.verify_failure,
+            "run_failure": pair.run_failure}
     lines = [f"# Measuring: {ws.name}", "",
              f"- baseline: `{pair.base.commit}` ({ws.display(pair.base.cwd)})",
              f"- candidate: tree `{pair.candidate.tree}` ({ws.display(pair.candidate.cwd)})"]
     if pair.verify_failure:
         lines += ["", f"**{pair.verify_failure}** — the candidate was not measured.", ""]
+    elif pair.run_failure:
+        lines += ["", f"**{pair.run_failure}** — the measurement stopped there.", ""]
     else:
         store = ws.project.store()
         units = {m.name: m.unit for m in ws.contract.metrics.all()}
@@ -143,4 +151,4 @@ def read_pair(ws: Workspace, art: Artifact) -> Pair:
                 session_id=m.get("base_session") or 0)
     cand = Side("candidate", "candidate", ws.work_tree, m.get("candidate_commit"),
                 m.get("candidate_tree"), session_id=m.get("candidate_session") or 0)
-    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"))
+    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"), m.get("run_failure"))
