@@ -177,22 +177,50 @@ def gate(contract: str, from_checkout: bool, interleave: bool, allow_mismatch: b
 @click.argument("contract")
 @click.option("--base", "base_ref", required=True, help="The reference commit (e.g. main).")
 @click.option("--head", "head_ref", required=True, help="The commit to judge (e.g. HEAD).")
+@click.option("--mode", type=click.Choice(["improvement", "no-regression"]),
+              default="improvement", show_default=True,
+              help="improvement: HEAD must be faster by the threshold. no-regression: fail "
+                   "only if HEAD is significantly slower by the threshold (CI on every PR).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True, help="What goes to stdout.")
+@click.option("--summary", "summary_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the Markdown summary here ($GITHUB_STEP_SUMMARY is used "
+                   "when set).")
 @click.option("--yes", "-y", is_flag=True, help="Do not require an approved scoping (CI).")
 @INTERLEAVE
 @MISMATCH
 @JSON
 @ROOT_OPTION
-def compare(contract: str, base_ref: str, head_ref: str, yes: bool, interleave: bool,
-            allow_mismatch: bool, as_json: bool, root: Path) -> None:
-    """Gate HEAD against BASE, each in its own worktree; exit 0 accepted, 1 rejected."""
+def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
+            summary_file: Path | None, yes: bool, interleave: bool, allow_mismatch: bool,
+            as_json: bool, root: Path) -> None:
+    """Gate HEAD against BASE, each in its own worktree; exit 0 passed, 1 failed."""
+    import os
+
     from perfgate import compare as compare_mod
+    from perfgate import report
     from perfgate.sessions import progress_bar
 
     ws = _workspace(root, contract)
     with progress_bar() as progress:
         doc = compare_mod.compare(ws, base_ref, head_ref, yes=yes, interleave=interleave,
-                                  allow_mismatch=allow_mismatch, progress=progress)
-    _verdict_out(doc, as_json)
+                                  allow_mismatch=allow_mismatch, mode=mode, progress=progress)
+    png = ws.dir / "compare" / "compare.png"
+    md = report.summary_markdown(doc, title=f"{ws.name}: `{base_ref}` → `{head_ref}`",
+                                 plot=str(png) if png.exists() else None)
+    for target in filter(None, [summary_file, os.environ.get("GITHUB_STEP_SUMMARY")]):
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(md)
+    if fmt == "markdown":
+        _err(report.verdict_text(doc))
+        click.echo(md, nl=False)
+        _raise_if_rejected(doc)
+    _verdict_out(doc, as_json or fmt == "json")
+
+
+def _raise_if_rejected(doc: dict) -> None:
+    if doc["verdict"] != "accepted":
+        raise GateRejected(f"rejected: {doc['reasons'][0]}" if doc["reasons"] else "rejected")
 
 
 def _verdict_out(doc: dict, as_json: bool) -> None:
@@ -203,8 +231,7 @@ def _verdict_out(doc: dict, as_json: bool) -> None:
         click.echo(report.json_document(doc), nl=False)
     else:
         click.echo(report.verdict_text(doc))
-    if doc["verdict"] != "accepted":
-        raise GateRejected(f"rejected: {doc['reasons'][0]}" if doc["reasons"] else "rejected")
+    _raise_if_rejected(doc)
 
 
 @cli.command(name="run")
@@ -256,6 +283,55 @@ def sql(query: str, fmt: str, root: Path) -> None:
 
     columns, rows = _project(root).store().query(query)
     click.echo(report.rows(columns, rows, fmt))
+
+
+@cli.command()
+@click.argument("contract", required=False)
+@click.option("--metric", help="Default: the contract's primary metric (wall_time without one).")
+@click.option("--last", type=click.IntRange(1), default=20, show_default=True)
+@ROOT_OPTION
+def history(contract: str | None, metric: str | None, last: int, root: Path) -> None:
+    """One line per measured session, newest first: median, change, verdict."""
+    from perfgate import report
+
+    name, metric = _contract_metric(root, contract, metric)
+    columns, rows = _project(root).store().history(metric=metric, contract=name, last=last)
+    click.echo(report.history_table(columns, rows, metric))
+
+
+@cli.command()
+@click.argument("contract")
+@click.option("--metric", help="Default: the contract's primary metric.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@ROOT_OPTION
+def plot(contract: str, metric: str | None, output: Path, root: Path) -> None:
+    """Plot a metric's median and spread per session over time, accepted ones marked."""
+    from perfgate import plot as plot_mod
+
+    name, metric = _contract_metric(root, contract, metric)
+    series = _project(root).store().plot_series(metric=metric, contract=name)
+    if not series:
+        raise UsageError(f"no complete sessions of {name} with {metric} to plot")
+    plot_mod.history(series, output, title=f"{name}: {metric}", unit=metric)
+    _err(f"wrote {output} ({len(series)} sessions)")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@ROOT_OPTION
+def export(fmt: str, output: Path, root: Path) -> None:
+    """Export every sample with its run and session (csv and parquet via DuckDB's COPY)."""
+    n = _project(root).store().export(output.resolve(), fmt)
+    _err(f"wrote {n} samples to {output}")
+
+
+def _contract_metric(root: Path, contract: str | None, metric: str | None):
+    if contract is None:
+        return None, metric or "wall_time"
+    ws = _workspace(root, contract)
+    return ws.name, metric or ws.contract.metrics.primary.name
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from perfgate.workspace import Workspace
 
 
 def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
-            interleave: bool = True, allow_mismatch: bool = False,
+            interleave: bool = True, allow_mismatch: bool = False, mode: str = "improvement",
             progress=None) -> dict[str, Any]:
     """Measure base and head interleaved, decide, record; never commits or resets anything."""
     if not yes:
@@ -23,10 +23,13 @@ def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
     head = measuring.Side("candidate", "candidate", head_dir, head_sha, vcs.tree_hash(head_dir))
     pair = measuring.measure_pair(ws, base, head, interleave=interleave,
                                   allow_mismatch=allow_mismatch, progress=progress)
-    verdict = gating.judge(ws, pair)
+    verdict = gating.judge(ws, pair, mode)
     doc = gating.document(ws, pair, verdict)
     gating.record(ws, pair, verdict, doc)
+    plot = None
+    if not (pair.verify_failure or pair.run_failure) and verdict.primary is not None:
+        plot = gating.plot_samples(ws, pair, out / "compare.png", f"{ws.name}: {verdict.verdict}")
     artifacts.write_atomic(out / "verdict.json", report.json_document(doc))
     artifacts.write_atomic(out / "compare.md", report.verdict_markdown(
-        f"{ws.name} ({base_ref} → {head_ref})", doc))
+        f"{ws.name} ({base_ref} → {head_ref})", doc, plot="compare.png" if plot else None))
     return doc

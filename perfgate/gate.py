@@ -64,6 +64,7 @@ class Verdict:
                              "change_pct": w.change_pct, "max_regression_pct": w.limit_pct,
                              "passed": w.passed}) for w in self.watchdogs]
         return {"version": DOCUMENT_VERSION, "verdict": self.verdict, "contract": contract,
+                "mode": self.threshold.get("mode", "improvement"),
                 "base": dict(base), "candidate": dict(candidate), "primary": primary,
                 "watchdogs": watchdogs, "threshold": dict(self.threshold),
                 "reasons": list(self.reasons)}
@@ -101,15 +102,23 @@ def _compare(metric: Metric, base: Sequence[float], cand: Sequence[float],
                         None, None, None, len(base), len(cand), limit, False)
 
 
+Mode = Literal["improvement", "no-regression"]
+
+
 def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
-           verify_failure: str | None = None) -> Verdict:
+           verify_failure: str | None = None, mode: Mode = "improvement") -> Verdict:
     """Accept only if every run succeeded, verify passed, the primary's median improved by at
     least the threshold, the improvement is significant (if required), and no watchdog
-    regressed past its limit. Otherwise reject, listing every condition that failed."""
+    regressed past its limit. Otherwise reject, listing every condition that failed.
+
+    mode "no-regression" (a CI check on every pull request) turns the primary's condition
+    around: reject only when the candidate is worse by at least the threshold and
+    significantly so (the same test, in the worsening direction); unchanged passes.
+    """
     t = contract.threshold
     reasons: list[str] = []
     threshold = {"type": t.type, "pct_min": t.pct_min, "absolute_min": t.absolute_min,
-                 "significance_required": t.significance_required}
+                 "significance_required": t.significance_required, "mode": mode}
     if verify_failure:
         reasons.append(verify_failure)
     reasons += [f"baseline {f}" if not f.startswith("baseline") else f for f in baseline.failures]
@@ -126,7 +135,8 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
         if not vals:
             reasons.append(f"{side} has no values for {prim.name}")
     if base_v and cand_v:
-        primary, why = _judge_primary(prim, base_v, cand_v, contract)
+        judge = _judge_primary if mode == "improvement" else _judge_no_regression
+        primary, why = judge(prim, base_v, cand_v, contract)
         reasons += why
 
     watchdogs = []
@@ -200,3 +210,39 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float],
             reasons.append(f"not significant: the candidate mean is not beyond the baseline "
                            f"mean ± 2 sd (z = {res.statistic:.2f})")
     return _replace(r, passed=not reasons), reasons
+
+
+def _judge_no_regression(prim: Metric, base: list[float], cand: list[float],
+                         contract: Contract) -> tuple[MetricResult, list[str]]:
+    """Fail only when the candidate is worse by the threshold and significantly so."""
+    t, sig = contract.threshold, contract.significance
+    r = _compare(prim, base, cand, "primary", t.pct_min)
+    worse_way = not prim.lower_is_better
+    if sig.test == "mann_whitney":
+        res = stats.mann_whitney(base, cand, lower_is_better=worse_way)
+        significant = res.p_value < sig.alpha
+    else:
+        res = stats.mean_2sigma(base, cand, lower_is_better=worse_way)
+        significant = bool(res.passed)
+    r = _replace(r, p_value=res.p_value, test=sig.test, alpha=sig.alpha)
+    if r.change_pct is None:
+        return _replace(r, passed=False), [
+            f"{prim.name}: the baseline median is 0, so no relative change exists"]
+    worse_pct = -r.change_pct
+    worse_abs = -(r.baseline_median - r.candidate_median) * (1 if prim.lower_is_better else -1)
+    beyond = []
+    if t.type in ("pct", "both"):
+        beyond.append(worse_pct >= t.pct_min)
+    if t.type in ("absolute", "both"):
+        beyond.append(worse_abs >= t.absolute_min)
+    regressed = all(beyond) and worse_pct > 0 and (significant or not t.significance_required)
+    if not regressed:
+        return _replace(r, passed=True), []
+    moved = f"({_fmt(r.baseline_median, prim.unit)} → {_fmt(r.candidate_median, prim.unit)})"
+    limit = (f"the {t.pct_min:g}% threshold" if t.type == "pct" else
+             f"the {t.absolute_min:g} {prim.unit} threshold" if t.type == "absolute" else
+             f"the {t.pct_min:g}% and {t.absolute_min:g} {prim.unit} thresholds")
+    sig_text = (f", significant: p = {res.p_value:.3g} < alpha {sig.alpha:g}"
+                if t.significance_required else "")
+    return _replace(r, passed=False), [
+        f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}{sig_text}"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import os
 import platform
@@ -19,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfgate import metrics as metrics_mod
+from perfgate import proctree
 
 STDOUT_KEEP = 8 * 1024 * 1024     # what metric parsing sees; the hash covers everything
 STDERR_KEEP = 4 * 1024
-POLL_S = 0.01
 TERM_GRACE_S = 1.0
 MIB = 1024 * 1024
 
@@ -76,148 +75,6 @@ class RunRecord:
         if self.missing:
             return f"metric {self.missing[0]} missing (not reported by the command)"
         return None
-
-
-# -- process-tree control ------------------------------------------------------------------
-
-_subreaper_done: bool | None = None
-
-
-def _become_subreaper() -> bool:
-    """Orphaned grandchildren re-parent to us, so none escapes accounting or cleanup."""
-    global _subreaper_done
-    if _subreaper_done is None:
-        _subreaper_done = False
-        if platform.system() == "Linux":
-            try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                _subreaper_done = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-            except (OSError, AttributeError):
-                pass
-    return _subreaper_done
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children, from /proc (cheap enough to call every 10 ms)."""
-    out: list[int] = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                out += [int(x) for x in fh.read().split()]
-    except OSError:
-        return out
-    return out
-
-
-def _tree(pid: int) -> list[int]:
-    todo, seen = [pid], []
-    while todo:
-        p = todo.pop()
-        seen.append(p)
-        todo += _children(p)
-    return seen
-
-
-def _memory_kb(pid: str | int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) in kB from /proc/<pid>/status; (0, 0) once the process is gone."""
-    rss = hwm = 0
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1])
-    except (OSError, IndexError, ValueError):
-        pass
-    return rss, hwm
-
-
-_OWN_CMDLINE = b""
-
-
-def _before_exec(pid: int) -> bool:
-    """A child that has not exec'd yet still shares (or copies) perfgate's memory: skip it."""
-    global _OWN_CMDLINE
-    try:
-        if not _OWN_CMDLINE:
-            with open("/proc/self/cmdline", "rb") as fh:
-                _OWN_CMDLINE = fh.read()
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read() == _OWN_CMDLINE
-    except OSError:
-        return True
-
-
-class _Poller(threading.Thread):
-    """Samples the tree's summed RSS and each process's own high-water mark.
-
-    VmHWM starts afresh at exec, so unlike wait4's ru_maxrss it does not inherit the size of
-    perfgate itself, which every forked child carries until it execs.
-    """
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak_kb, self.seen = pid, 0, set()
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while True:
-            pids = _tree(self.pid)
-            self.seen.update(pids)
-            mems = [_memory_kb(p) for p in pids if not _before_exec(p)]
-            self.peak_kb = max(self.peak_kb, sum(m[0] for m in mems),
-                               max((m[1] for m in mems), default=0))
-            if self.stop.wait(POLL_S):
-                return
-
-
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _kill_leftovers(pgid: int, seen: set[int]) -> list[int]:
-    """SIGKILL whatever survived: the group, descendants that left it, orphans re-parented to us.
-
-    Only cheap /proc reads and kill(0) probes: this runs after every measured run.
-    """
-    _kill_group(pgid, signal.SIGKILL)
-    victims = [p for p in seen | set(_children(os.getpid()))
-               if p not in _RUNNING and p != os.getpid() and _exists(p)]
-    for p in victims:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return victims
-
-
-_RUNNING: set[int] = set()  # pids this module spawned and has not reaped yet
-
-
-def _reap(pids: Sequence[int]) -> float:
-    """Wait for re-parented leftovers; returns their CPU seconds (they ran for this command)."""
-    cpu = 0.0
-    for pid in pids:
-        try:
-            _, _, ru = os.wait4(pid, 0)
-            cpu += ru.ru_utime + ru.ru_stime
-        except ChildProcessError:
-            pass
-    return cpu
 
 
 def _pump(stream, sink: Callable[[bytes], None]) -> threading.Thread:
@@ -282,7 +139,7 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
              on_spawn: Callable[[int], None] | None = None, poll: bool = True,
              input: bytes | None = None, launch: bool = False) -> _Outcome:
     """Spawn in a new session, wait with wait4, kill the whole tree on timeout or Ctrl-C."""
-    launch = launch and _become_subreaper() and input is None
+    launch = launch and proctree.become_subreaper() and input is None
     sha = hashlib.sha256()
     out_buf = bytearray()
     err_buf = bytearray()
@@ -300,7 +157,7 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
         if len(err_buf) > 4 * STDERR_KEEP:
             del err_buf[:len(err_buf) - STDERR_KEEP]
 
-    own_hwm_kb = _memory_kb("self")[1]
+    own_hwm_kb = proctree.memory_kb("self")[1]
     popen = {"cwd": cwd, "env": dict(env) if env is not None else None,
              "stdin": subprocess.PIPE if input is not None else subprocess.DEVNULL,
              "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "start_new_session": True}
@@ -311,22 +168,22 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
     else:
         proc = subprocess.Popen(list(argv), **popen)
         pid = pgid = proc.pid
-    _RUNNING.add(pid)
+    proctree.RUNNING.add(pid)
     if on_spawn is not None:
         on_spawn(pgid)
     readers = [_pump(proc.stdout, take_out), _pump(proc.stderr, take_err)]
     if input is not None:
         threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
-    poller = _Poller(pid)
+    poller = proctree.Poller(pid)
     if poll:
         poller.start()
     timed_out = threading.Event()
 
     def on_timeout() -> None:
         timed_out.set()
-        _kill_group(pgid, signal.SIGTERM)
+        proctree.kill_group(pgid, signal.SIGTERM)
         time.sleep(TERM_GRACE_S)
-        _kill_group(pgid, signal.SIGKILL)
+        proctree.kill_group(pgid, signal.SIGKILL)
         for p in list(poller.seen):   # descendants that left the group (setsid) die too
             try:
                 os.kill(p, signal.SIGKILL)
@@ -340,23 +197,23 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
         _, status, ru = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - t0
     except BaseException:
-        _kill_group(pgid, signal.SIGKILL)
-        _kill_leftovers(pgid, poller.seen | {pid})
+        proctree.kill_group(pgid, signal.SIGKILL)
+        proctree.kill_leftovers(pgid, poller.seen | {pid})
         try:
             os.wait4(pid, 0)
         except ChildProcessError:
             pass
         raise
     finally:
-        _RUNNING.discard(pid)
+        proctree.RUNNING.discard(pid)
         if timer is not None:
             timer.cancel()
         poller.stop.set()
     exit_code = os.waitstatus_to_exitcode(status)
     if not launch:
         proc.returncode = exit_code  # so Popen does not wait again
-    leftovers = _kill_leftovers(pgid, poller.seen)
-    extra_cpu = _reap(leftovers)
+    leftovers = proctree.kill_leftovers(pgid, poller.seen)
+    extra_cpu = proctree.reap(leftovers)
     for r in readers:
         r.join(timeout=5)
     if poll:
@@ -459,11 +316,11 @@ def call(argv: Sequence[str], *, cwd: str | Path, env: Mapping[str, str] | None 
     try:
         out, err = p.communicate(input=input, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_group(p.pid, signal.SIGKILL)
+        proctree.kill_group(p.pid, signal.SIGKILL)
         out, err = p.communicate()
         return Called(-9, out, err, timed_out=True)
     except BaseException:
-        _kill_group(p.pid, signal.SIGKILL)
+        proctree.kill_group(p.pid, signal.SIGKILL)
         p.wait()
         raise
     return Called(p.returncode, out, err)

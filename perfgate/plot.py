@@ -36,3 +36,35 @@ def samples(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def history(series: Sequence[dict], path: Path, *, title: str, unit: str) -> Path:
+    """Median per session over time with its interquartile range and min–max whiskers;
+    sessions whose candidate was accepted are marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    xs = list(range(len(series)))
+    med = [s["median"] for s in series]
+    ax.fill_between(xs, [s["q1"] for s in series], [s["q3"] for s in series], alpha=0.25,
+                    color="tab:blue", label="interquartile range")
+    ax.vlines(xs, [s["lo"] for s in series], [s["hi"] for s in series], color="tab:blue",
+              alpha=0.4, linewidth=1)
+    ax.plot(xs, med, marker="o", color="tab:blue", label="median")
+    acc = [i for i, s in enumerate(series) if s.get("accepted")]
+    if acc:
+        ax.scatter(acc, [med[i] for i in acc], s=120, facecolors="none", edgecolors="tab:green",
+                   linewidths=2, label="accepted", zorder=3)
+    ax.set_xticks(xs, [f"{(s['commit_sha'] or '')[:7]}\n{s['role'][0]}" for s in series],
+                  fontsize=7)
+    ax.set_ylabel(unit)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

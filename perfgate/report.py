@@ -160,3 +160,50 @@ def json_document(doc: Mapping[str, object]) -> str:
     import json
 
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None = None) -> str:
+    """The CI summary: a status line, a table per metric, the reasons, the plot's link."""
+    mode = doc.get("mode", "improvement")
+    lines = [f"**perfgate: {doc['verdict']}** — {title} (mode: {mode})", ""]
+    p = doc.get("primary")
+    metrics = ([("primary", p)] if p else []) + [("watchdog", w) for w in doc.get("watchdogs", [])]
+    for role, m in metrics:
+        direction = "lower" if m.get("lower_is_better", True) else "higher"
+        lines += [f"#### {m['name']} ({role}, {m.get('unit') or 'no unit'}, {direction} is better)",
+                  "", "| | value |", "|---|---|",
+                  f"| base median | {num(m['baseline_median'])} |",
+                  f"| head median | {num(m['candidate_median'])} |",
+                  f"| change (positive is better) | {_pct(m['change_pct'])} |"]
+        if role == "primary":
+            test = "one-sided Mann-Whitney" if m.get("test") == "mann_whitney" else "2-sigma rule"
+            lines += [f"| 95% CI of the median ratio | [{num(m['ci_low'], 3)}, "
+                      f"{num(m['ci_high'], 3)}] |",
+                      f"| p ({test}) | {num(m['p_value'], 3)} |",
+                      f"| n | {m['n_baseline']} vs {m['n_candidate']} |",
+                      "| limit | " + threshold_text(doc.get("threshold") or {}, m.get("unit", ""),
+                                                   m.get("alpha")) + " |"]
+        else:
+            lines.append(f"| limit | ≤ {m['max_regression_pct']:g}% worse |")
+        lines += [f"| result | {'pass' if m['passed'] else 'FAIL'} |", ""]
+    reasons = doc.get("reasons") or []
+    lines += ["#### Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
+    if plot:
+        lines += ["", f"[Plot of both samples]({plot})"]
+    return "\n".join(lines) + "\n"
+
+
+def history_table(columns: Sequence[str], data: Sequence[Sequence[object]], metric: str) -> str:
+    """`perfgate history`: date, contract, commit, role, n, median, change, verdict."""
+    if not data:
+        return f"no complete sessions with {metric} yet"
+    idx = {c: i for i, c in enumerate(columns)}
+    rows = []
+    for r in data:
+        change = r[idx["change_pct"]]
+        rows.append([str(r[idx["started"]])[:19], r[idx["contract"]],
+                     (r[idx["commit_sha"]] or "")[:12], r[idx["role"]], str(r[idx["n"]]),
+                     num(r[idx["median"]]), "–" if change is None else f"{change:+.1f}%",
+                     r[idx["verdict"]] or "–"])
+    return plain_table(("date", "contract", "commit", "role", "n", f"median {metric}",
+                        "change", "verdict"), rows)

@@ -38,6 +38,37 @@ class Summary:
     max: float
 
 
+HISTORY_SQL = """
+WITH s AS (
+    SELECT ses.id, ses.contract, ses.role, ses.commit_sha, ses.started,
+           count(*) AS n, median(v.value) AS median
+    FROM sessions ses
+    JOIN samples v ON v.session_id = ses.id
+    JOIN runs r ON r.id = v.run_id AND NOT r.warmup
+    WHERE ses.status = 'complete' AND ses.role IN ('baseline', 'candidate')
+      AND v.metric = ? AND (? IS NULL OR ses.contract = ?)
+    GROUP BY ALL
+)
+SELECT s.started, s.contract, s.commit_sha, s.role, s.n, s.median,
+       100.0 * (s.median - lag(s.median) OVER w) / abs(lag(s.median) OVER w) AS change_pct,
+       d.verdict, s.id AS session_id
+FROM s
+LEFT JOIN decisions d ON d.candidate_session = s.id
+WINDOW w AS (PARTITION BY s.contract ORDER BY s.started, s.id)
+ORDER BY s.started DESC, s.id DESC
+LIMIT ?
+"""
+
+EXPORT_SQL = """
+SELECT ses.contract, ses.role, ses.status, ses.commit_sha, ses.tree_sha, ses.host,
+       ses.started AS session_started, ses.id AS session_id, ses.comparison_id,
+       r.id AS run_id, r.idx AS run, r.warmup, r.exit_code, r.started AS run_started,
+       v.metric, v.value
+FROM samples v JOIN runs r ON r.id = v.run_id JOIN sessions ses ON ses.id = v.session_id
+ORDER BY ses.id, r.idx, v.metric
+"""
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -285,6 +316,51 @@ class Store:
         finally:
             con.close()
 
+
+    def history(self, *, metric: str, contract: str | None = None, last: int = 20
+                 ) -> tuple[list[str], list[tuple]]:
+        """Complete baseline/candidate sessions, newest first: median of `metric`, the change
+        against the session before it (same contract; positive = the number went up), and the
+        verdict when a decision used the session as its candidate."""
+        return self.query(HISTORY_SQL, [metric, contract, contract, last])
+
+
+    def export(self, path: Path, fmt: str) -> int:
+        """Samples joined with their runs and sessions, to csv/parquet (DuckDB's COPY) or json."""
+        import json as _json
+
+        columns, rows = self.query(EXPORT_SQL)
+        if fmt == "json":
+            path.write_text(_json.dumps([dict(zip(columns, r)) for r in rows], default=str,
+                                        indent=1))
+            return len(rows)
+        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+        quoted = str(path).replace("'", "''")
+        con = self._connect(read_only=True)
+        try:
+            con.execute(f"COPY ({EXPORT_SQL}) TO '{quoted}' ({options})")
+        finally:
+            con.close()
+        return len(rows)
+
+
+    def plot_series(self, *, metric: str, contract: str) -> list[dict[str, Any]]:
+        """Per complete session in time order: median, quartiles, min, max; accepted marks."""
+        sql = """
+            SELECT ses.id, ses.started, ses.role, ses.commit_sha,
+                   median(v.value) AS median, quantile_cont(v.value, 0.25) AS q1,
+                   quantile_cont(v.value, 0.75) AS q3, min(v.value) AS lo, max(v.value) AS hi,
+                   bool_or(d.verdict = 'accepted') AS accepted
+            FROM sessions ses
+            JOIN samples v ON v.session_id = ses.id
+            JOIN runs r ON r.id = v.run_id AND NOT r.warmup
+            LEFT JOIN decisions d ON d.candidate_session = ses.id
+            WHERE ses.status = 'complete' AND ses.role IN ('baseline', 'candidate')
+              AND v.metric = ? AND ses.contract = ?
+            GROUP BY ALL ORDER BY ses.started, ses.id
+        """
+        columns, rows = self.query(sql, [metric, contract])
+        return [dict(zip(columns, r)) for r in rows]
 
 def _alive(pid: int | None) -> bool:
     if not pid:

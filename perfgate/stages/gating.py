@@ -10,7 +10,7 @@ from perfgate.stages.measuring import Pair
 from perfgate.workspace import Workspace
 
 
-def judge(ws: Workspace, pair: Pair) -> gate.Verdict:
+def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Verdict:
     """The pure decision over the samples as stored (what SQL sees is what decides)."""
     c = ws.contract
     if pair.verify_failure:
@@ -27,7 +27,7 @@ def judge(ws: Workspace, pair: Pair) -> gate.Verdict:
                         failures=tuple(pair.base.problems))
     cand = gate.Samples({n: store.samples(pair.candidate.session_id, n) for n in names},
                         failures=tuple(pair.candidate.problems))
-    return gate.decide(base, cand, c)
+    return gate.decide(base, cand, c, mode=mode)
 
 
 def document(ws: Workspace, pair: Pair, verdict: gate.Verdict) -> dict[str, Any]:
@@ -106,6 +106,17 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     art = Artifact(meta, body)
     artifacts.write_artifact(ws.artifact("gating"), art)
     return art
+
+
+def plot_samples(ws: Workspace, pair: Pair, path, title: str):
+    """Both samples of every metric, from the store, as a PNG."""
+    from perfgate import plot
+
+    store = ws.project.store()
+    names = [m.name for m in ws.contract.metrics.all()]
+    series = {n: (store.samples(pair.base.session_id, n),
+                  store.samples(pair.candidate.session_id, n)) for n in names}
+    return plot.samples(series, path, title=title)
 
 
 def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:  # noqa: ARG001

@@ -1,0 +1,154 @@
+"""Process trees: who belongs to a run, how much memory it holds, and how it all dies.
+
+Part of the harness (the only place that spawns and kills processes), split out to keep
+both modules small. Reads /proc directly: this runs every 10 ms during a measurement.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import signal
+import threading
+from collections.abc import Sequence
+
+POLL_S = 0.01
+
+_subreaper_done: bool | None = None
+
+
+def become_subreaper() -> bool:
+    """Orphaned grandchildren re-parent to us, so none escapes accounting or cleanup."""
+    global _subreaper_done
+    if _subreaper_done is None:
+        _subreaper_done = False
+        if platform.system() == "Linux":
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper_done = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+            except (OSError, AttributeError):
+                pass
+    return _subreaper_done
+
+
+def children(pid: int) -> list[int]:
+    """Direct children, from /proc (cheap enough to call every 10 ms)."""
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out += [int(x) for x in fh.read().split()]
+    except OSError:
+        return out
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo += children(p)
+    return seen
+
+
+def memory_kb(pid: str | int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in kB from /proc/<pid>/status; (0, 0) once the process is gone."""
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return rss, hwm
+
+
+_OWN_CMDLINE = b""
+
+
+def before_exec(pid: int) -> bool:
+    """A child that has not exec'd yet still shares (or copies) perfgate's memory: skip it."""
+    global _OWN_CMDLINE
+    try:
+        if not _OWN_CMDLINE:
+            with open("/proc/self/cmdline", "rb") as fh:
+                _OWN_CMDLINE = fh.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read() == _OWN_CMDLINE
+    except OSError:
+        return True
+
+
+class Poller(threading.Thread):
+    """Samples the tree's summed RSS and each process's own high-water mark.
+
+    VmHWM starts afresh at exec, so unlike wait4's ru_maxrss it does not inherit the size of
+    perfgate itself, which every forked child carries until it execs.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.seen = pid, 0, set()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            pids = tree(self.pid)
+            self.seen.update(pids)
+            mems = [memory_kb(p) for p in pids if not before_exec(p)]
+            self.peak_kb = max(self.peak_kb, sum(m[0] for m in mems),
+                               max((m[1] for m in mems), default=0))
+            if self.stop.wait(POLL_S):
+                return
+
+
+def kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_leftovers(pgid: int, seen: set[int]) -> list[int]:
+    """SIGKILL whatever survived: the group, descendants that left it, orphans re-parented to us.
+
+    Only cheap /proc reads and kill(0) probes: this runs after every measured run.
+    """
+    kill_group(pgid, signal.SIGKILL)
+    victims = [p for p in seen | set(children(os.getpid()))
+               if p not in RUNNING and p != os.getpid() and exists(p)]
+    for p in victims:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return victims
+
+
+RUNNING: set[int] = set()  # pids this module spawned and has not reaped yet
+
+
+def reap(pids: Sequence[int]) -> float:
+    """Wait for re-parented leftovers; returns their CPU seconds (they ran for this command)."""
+    cpu = 0.0
+    for pid in pids:
+        try:
+            _, _, ru = os.wait4(pid, 0)
+            cpu += ru.ru_utime + ru.ru_stime
+        except ChildProcessError:
+            pass
+    return cpu
