@@ -305,7 +305,7 @@ def load(path: str | Path) -> Contract:
 def resolve(name_or_path: str, root: Path) -> Path:
     """A contract argument is a path, or a name under contracts/."""
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    if p.suffix in (".yaml", ".yml") or p.is_file():
         return p if p.is_absolute() else (Path.cwd() / p)
     return root / "contracts" / f"{name_or_path}.yaml"
 
