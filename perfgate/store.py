@@ -132,10 +132,13 @@ class Store:
                 with contextlib.suppress(duckdb.Error):  # an interrupt may have ended it
                     con.execute("ROLLBACK")
                 raise
-        except duckdb.InterruptException:
-            # DuckDB turns Ctrl-C during a query into its own exception; callers expect
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            # DuckDB turns Ctrl-C during a query into its own exception (InterruptException,
+            # or a RuntimeError "Query interrupted" while fetching); callers expect
             # KeyboardInterrupt, which is what marks a session aborted.
-            raise KeyboardInterrupt from None
+            if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+                raise KeyboardInterrupt from None
+            raise
         finally:
             con.close()
 
