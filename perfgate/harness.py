@@ -125,11 +125,15 @@ def _scratch(name: str) -> str:
 
 def _launch(argv: Sequence[str], **popen) -> tuple[subprocess.Popen, int]:
     pidfile = _scratch("pid")
+    proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", pidfile, *argv], **popen)
     try:
-        proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", pidfile, *argv], **popen)
         os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
         proc.returncode = 0
         return proc, int(Path(pidfile).read_text().strip())
+    except BaseException:
+        # Ctrl-C between the launch and the wait: the command already runs in the group.
+        proctree.kill_group(proc.pid, signal.SIGKILL)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(pidfile)
@@ -162,38 +166,43 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
              "stdin": subprocess.PIPE if input is not None else subprocess.DEVNULL,
              "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "start_new_session": True}
     t0 = time.perf_counter_ns()
-    if launch:
-        proc, pid = _launch(argv, **popen)
-        pgid = proc.pid
-    else:
-        proc = subprocess.Popen(list(argv), **popen)
-        pid = pgid = proc.pid
-    proctree.RUNNING.add(pid)
-    if on_spawn is not None:
-        on_spawn(pgid)
-    readers = [_pump(proc.stdout, take_out), _pump(proc.stderr, take_err)]
-    if input is not None:
-        threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
-    poller = proctree.Poller(pid)
-    if poll:
-        poller.start()
-    timed_out = threading.Event()
+    with proctree.deferred_interrupts() as pending:
+        if launch:
+            proc, pid = _launch(argv, **popen)
+            pgid = proc.pid
+        else:
+            proc = subprocess.Popen(list(argv), **popen)
+            pid = pgid = proc.pid
+        proctree.RUNNING.add(pid)
+        readers = [_pump(proc.stdout, take_out), _pump(proc.stderr, take_err)]
+        poller = proctree.Poller(pid)
+        if poll:
+            poller.start()
+        recorder = None
+        if on_spawn is not None:
+            # Recorded off the timing path (a store write takes milliseconds), so that a
+            # perfgate killed -9 mid-run leaves the group id for the next start to sweep.
+            recorder = threading.Thread(target=_quietly, args=(on_spawn, pgid), daemon=True)
+            recorder.start()
+        if input is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+        timed_out = threading.Event()
 
-    def on_timeout() -> None:
-        timed_out.set()
-        proctree.kill_group(pgid, signal.SIGTERM)
-        time.sleep(TERM_GRACE_S)
-        proctree.kill_group(pgid, signal.SIGKILL)
-        for p in list(poller.seen):   # descendants that left the group (setsid) die too
-            try:
-                os.kill(p, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    timer = threading.Timer(timeout_s, on_timeout) if timeout_s else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
+        def on_timeout() -> None:
+            timed_out.set()
+            proctree.kill_group(pgid, signal.SIGTERM)
+            time.sleep(TERM_GRACE_S)
+            proctree.kill_group(pgid, signal.SIGKILL)
+            for p in list(poller.seen):   # descendants that left the group (setsid) die too
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(p, signal.SIGKILL)
+        timer = threading.Timer(timeout_s, on_timeout) if timeout_s else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
     try:
+        if pending:  # Ctrl-C arrived while spawning: now it can be honoured, with cleanup
+            raise KeyboardInterrupt
         _, status, ru = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - t0
     except BaseException:
@@ -205,6 +214,11 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
             pass
         raise
     finally:
+        if recorder is not None:
+            # Never leave it mid-write (a thread inside DuckDB at interpreter exit aborts the
+            # process), not even when a second Ctrl-C arrives meanwhile.
+            with proctree.deferred_interrupts():
+                recorder.join(timeout=30)
         proctree.RUNNING.discard(pid)
         if timer is not None:
             timer.cancel()
@@ -229,6 +243,11 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
                     ru.ru_utime + ru.ru_stime + extra_cpu, ru.ru_maxrss,
                     max(poller.peak_kb, credible_kb),
                     sha.hexdigest(), total[0], bytes(out_buf), bytes(err_buf))
+
+
+def _quietly(fn: Callable[[int], None], arg: int) -> None:
+    with contextlib.suppress(Exception):
+        fn(arg)
 
 
 def _feed(stream, data: bytes) -> None:

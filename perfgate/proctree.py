@@ -5,6 +5,7 @@ both modules small. Reads /proc directly: this runs every 10 ms during a measure
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
@@ -152,3 +153,23 @@ def reap(pids: Sequence[int]) -> float:
         except ChildProcessError:
             pass
     return cpu
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Hold Ctrl-C and SIGTERM while a process is being spawned: an interrupt inside
+    Popen or the launcher would leave a running child nobody kills. The caller checks the
+    returned list afterwards, where it can clean up."""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.getsignal(s) for s in sigs}
+    for s in sigs:
+        signal.signal(s, lambda signum, frame: pending.append(signum))
+    try:
+        yield pending
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
