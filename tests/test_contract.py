@@ -197,3 +197,18 @@ def test_fuzzed_mappings_never_escape_as_tracebacks(data):
         c.from_mapping(data, "fuzz.yaml")
     except ContractError as exc:
         assert str(exc).startswith("fuzz.yaml: ") and "\n" not in str(exc)
+
+
+@pytest.mark.parametrize("mutate,message", CASES, ids=[m for _, m in CASES])
+def test_cli_check_says_it_in_one_line_with_exit_2(tmp_path, capsys, mutate, message):
+    from perfgate.cli import main
+
+    data = copy.deepcopy(VALID)
+    mutate(data)
+    path = tmp_path / "api.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err == f"Error: {path}: {message}\n"

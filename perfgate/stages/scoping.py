@@ -38,10 +38,12 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
     ctx = recon.detect(root)
     base = vcs.ensure_worktree(root, ws.base_tree, state.base_commit)
     pre = preflight(ws, base, state.base_commit, progress=progress)
+    pre.warnings += vcs.check_repo(root)
     dirty = vcs.dirty(root)
     if dirty:
         pre.warnings.append(
-            f"the checkout has {len(dirty)} uncommitted change(s); the baseline measures commit "
+            f"the checkout has {len(dirty)} uncommitted change(s) ({', '.join(d[3:] for d in dirty[:3])}"
+            f"{', …' if len(dirty) > 3 else ''}); the baseline measures commit "
             f"{state.base_commit[:12]} without them")
     meta = {"epoch": state.epoch, "result": "pending", "contract": contract.name,
             "contract_digest": contract.digest(), "base_commit": state.base_commit,
