@@ -23,10 +23,9 @@ class StoreBusy(PerfgateError):
     exit_code = 3
 
 
-class MeasurementError(PerfgateError):
-    """A run failed, timed out or lost a metric: the session cannot be used."""
-
-    exit_code = 3
+class MeasurementError(UsageError):
+    """The user's command failed, timed out or lost a metric: the session cannot be used.
+    Exit 2: it is bad input (a broken repro or profiler), not a perfgate fault."""
 
 
 class GateRejected(PerfgateError):

@@ -87,6 +87,25 @@ class Recorder:
                     self.run(side, i, warmup=True)
             for side, i in schedule(list(sides), runs, interleave):
                 self.run(side, warmup + i, warmup=False)
+            for side in sides:
+                self._check_untouched(side)
+
+    def _check_untouched(self, side: Side) -> None:
+        """A repro that writes into the tree it runs from changes what is measured (and
+        would be committed with an accepted change): that is a failure, with the paths."""
+        from perfgate import vcs
+
+        if not side.tree:
+            return
+        now = vcs.tree_hash(side.cwd)
+        if now != side.tree:
+            paths = vcs.changed_paths(side.cwd, side.tree, now)
+            shown = ", ".join(paths[:5]) + (", …" if len(paths) > 5 else "")
+            side.problems.append(
+                f"{side.label}: the repro changed files in its tree ({shown}); write outputs "
+                "outside the tree or to git-ignored paths")
+            if self.stop_on_failure:
+                raise MeasurementError(side.problems[-1])
 
     @contextlib.contextmanager
     def _progress_task(self, total: int, label: str) -> Iterator[None]:

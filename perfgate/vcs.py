@@ -207,3 +207,9 @@ def check_repo(root: Path) -> list[str]:
     if current_branch(root) is None:
         warnings.append("HEAD is detached")
     return warnings
+
+
+def changed_paths(worktree: Path, tree_a: str, tree_b: str) -> list[str]:
+    """Paths that differ between two trees (the repro wrote into the tree if any)."""
+    out = _out(worktree, "diff-tree", "-r", "--name-only", tree_a, tree_b)
+    return [line for line in out.splitlines() if line]

@@ -87,3 +87,15 @@ def test_non_utf8_output_is_survivable(repo):
     assert perfgate("baseline", "work", cwd=repo).returncode == 0
     r = subprocess.run([PY, "-m", "perfgate", "status"], cwd=repo, capture_output=True)
     assert r.returncode == 0
+
+
+def test_a_repro_that_writes_into_its_tree_fails_the_measurement(repo):
+    (repo / "work.py").write_text("open('output.txt', 'a').write('x')\n")
+    git(repo, "commit", "-qam", "writes")
+    assert perfgate("scope", "work", "--yes", cwd=repo).returncode == 0
+    r = perfgate("baseline", "work", cwd=repo)
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("Error: baseline: the repro changed files in its tree "
+                                "(output.txt); write outputs outside the tree or to git-ignored "
+                                "paths")
+    assert not (repo / "output.txt").exists()  # only perfgate's worktree was written to
