@@ -212,3 +212,14 @@ def test_cli_check_says_it_in_one_line_with_exit_2(tmp_path, capsys, mutate, mes
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert err == f"Error: {path}: {message}\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzzed_yaml_text_never_escapes_as_a_traceback(tmp_path_factory, text):
+    p = tmp_path_factory.mktemp("y") / "c.yaml"
+    p.write_bytes(text.encode("utf-8", errors="replace"))
+    try:
+        c.load(p)
+    except ContractError as exc:
+        assert str(exc).startswith(f"{p}: ") and "\n" not in str(exc)

@@ -75,7 +75,9 @@ def _marked():
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if any(MARK in part for part in p.info["cmdline"] or []):
+            cmd = p.info["cmdline"] or []
+            # perfgate's own command line may carry MARK inside a --fixer argument
+            if any(MARK in part for part in cmd) and "perfgate" not in cmd:
                 found.append(p)
         except psutil.Error:
             continue
@@ -161,3 +163,34 @@ def test_interrupting_a_baseline_leaves_nothing_running(repo, sig):
     assert rows == [("aborted",)]
     assert perfgate("baseline", "work", cwd=repo).returncode == 0  # resumes and completes
     assert os.path.exists(repo / ".perfgate" / "work" / "baseline.md")
+
+
+def test_an_unwritable_perfgate_dir_is_a_clear_error(repo):
+    (repo / ".perfgate").write_text("not a directory\n")  # root ignores modes; this cannot
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode in (2, 3)
+    assert r.stderr.startswith("Error: ") and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_while_the_fixer_runs_kills_it_and_resumes(tmp_path):
+    from perfgate.demo import make_repo
+
+    root = make_repo(tmp_path / "demo")
+    assert perfgate("scope", "demo", "--yes", cwd=root).returncode == 0
+    slow_fixer = f"{PY} -c 'import time; time.sleep(30)' {MARK}"
+    p = subprocess.Popen([PY, "-m", "perfgate", "run", "demo", "--fixer", slow_fixer], cwd=root,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _marked() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _marked(), "the fixer never started"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, out + err
+    time.sleep(0.1)
+    assert _marked() == []
+    fixer = f"{PY} -m perfgate._demo.fixer {{worktree}} {{hotspot_json}}"
+    r = perfgate("run", "demo", "--fixer", fixer, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "gap_counts: accepted" in r.stdout
