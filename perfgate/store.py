@@ -1,7 +1,8 @@
 """The DuckDB store: the only module with SQL. Short-lived connections, append-only migrations.
 
-Files are written with DuckDB's `storage_compatibility_version = 'v1.0.0'`, so the DuckDB 1.x
-CLI (`duckdb .perfgate/perfgate.duckdb`) can read a store written by the 2.x library.
+Files are written with DuckDB's `storage_compatibility_version = 'v1.0.0'` (storage format 64,
+the one DuckDB 0.10 to 1.x read), so the DuckDB 1.x CLI (`duckdb .perfgate/perfgate.duckdb`)
+can read a store written by the 2.x library; a default 2.x file is refused by 1.x.
 DuckDB allows one writing process per file: a second opener gets a lock error, which we retry
 with backoff until `busy_timeout_s`, then report as "store busy".
 """
@@ -24,11 +25,21 @@ from typing import Any
 from perfgate.errors import StoreBusy, UsageError
 
 STORAGE_VERSION = "v1.0.0"
+ROLES = ("preflight", "baseline", "candidate", "measure")
+STATUSES = ("running", "complete", "aborted", "failed")
+# Samples of these sessions are never handed out unless asked for explicitly.
+UNUSABLE = ("running", "aborted")
+DECISION_COLUMNS = frozenset(
+    "contract comparison_id base_session candidate_session verdict metric baseline_median "
+    "candidate_median change_pct p_value ci_low ci_high test alpha n_baseline n_candidate "
+    "reasons document".split())
 _LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Summary:
+    """One metric of one session over its measurement runs; sd is the sample stddev."""
+
     n: int
     median: float
     mean: float
@@ -39,23 +50,14 @@ class Summary:
 
 
 HISTORY_SQL = """
-WITH s AS (
-    SELECT ses.id, ses.contract, ses.role, ses.commit_sha, ses.started,
-           count(*) AS n, median(v.value) AS median
-    FROM sessions ses
-    JOIN samples v ON v.session_id = ses.id
-    JOIN runs r ON r.id = v.run_id AND NOT r.warmup
-    WHERE ses.status = 'complete' AND ses.role IN ('baseline', 'candidate')
-      AND v.metric = ? AND (? IS NULL OR ses.contract = ?)
-    GROUP BY ALL
-)
 SELECT s.started, s.contract, s.commit_sha, s.role, s.n, s.median,
        100.0 * (s.median - lag(s.median) OVER w) / abs(lag(s.median) OVER w) AS change_pct,
-       d.verdict, s.id AS session_id
-FROM s
-LEFT JOIN decisions d ON d.candidate_session = s.id
-WINDOW w AS (PARTITION BY s.contract ORDER BY s.started, s.id)
-ORDER BY s.started DESC, s.id DESC
+       d.verdict, s.session_id
+FROM v_session_stats s
+LEFT JOIN decisions d ON d.candidate_session = s.session_id
+WHERE s.role IN ('baseline', 'candidate') AND s.metric = ? AND (? IS NULL OR s.contract = ?)
+WINDOW w AS (PARTITION BY s.contract ORDER BY s.started, s.session_id)
+ORDER BY s.started DESC, s.session_id DESC
 LIMIT ?
 """
 
@@ -66,6 +68,14 @@ SELECT ses.contract, ses.role, ses.status, ses.commit_sha, ses.tree_sha, ses.hos
        v.metric, v.value
 FROM samples v JOIN runs r ON r.id = v.run_id JOIN sessions ses ON ses.id = v.session_id
 ORDER BY ses.id, r.idx, v.metric
+"""
+
+PLOT_SQL = """
+SELECT s.session_id AS id, s.started, s.role, s.commit_sha, s.median, s.q1, s.q3,
+       s.min AS lo, s.max AS hi, bool_or(d.verdict = 'accepted') AS accepted
+FROM v_session_stats s LEFT JOIN decisions d ON d.candidate_session = s.session_id
+WHERE s.role IN ('baseline', 'candidate') AND s.metric = ? AND s.contract = ?
+GROUP BY ALL ORDER BY s.started, s.session_id
 """
 
 
@@ -107,12 +117,13 @@ class Store:
                 if not _LOCK.search(str(exc)):
                     raise UsageError(f"{self.path}: cannot open the store "
                                      f"({str(exc).splitlines()[0]})") from None
-                if time.monotonic() >= deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     pid = re.search(r"PID (\d+)", str(exc))
                     who = f" (pid {pid.group(1)})" if pid else ""
-                    raise StoreBusy(f"store busy: {self.path} is locked by another "
+                    raise StoreBusy(f"store busy: {self.path} is locked by another perfgate "
                                     f"process{who}; try again when it finishes") from None
-                time.sleep(delay)
+                time.sleep(min(delay, left))
                 delay = min(delay * 2, 1.0)
 
     @contextmanager
@@ -143,26 +154,32 @@ class Store:
             con.close()
 
     def _migrate(self, con: Any) -> None:
-        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP)")
-        have = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        import duckdb
+
         known = migrations()
         newest = max((v for v, _, _ in known), default=0)
+        have: set[int] = set()
+        with contextlib.suppress(duckdb.CatalogException):  # a new file: no table yet
+            have = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
         if have and max(have) > newest:
             raise UsageError(f"{self.path}: store schema version {max(have)} is newer than this "
                              f"perfgate ({newest}); upgrade perfgate")
         for version, name, sql in known:
             if version in have:
                 continue
-            # One transaction per migration: a crash never leaves half a schema behind.
+            # One transaction per migration, the bookkeeping table included: a crash never
+            # leaves half a schema behind, and the next open applies the migration again.
             con.execute("BEGIN")
             try:
+                con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                            "(version INTEGER PRIMARY KEY, name VARCHAR, applied TIMESTAMP)")
                 con.execute(sql)
                 con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                             [version, name, _now()])
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise
         self._migrated = True
 
@@ -176,6 +193,8 @@ class Store:
                       tree_sha: str | None, contract_digest: str | None,
                       fingerprint: dict, comparison_id: int | None = None,
                       pgid: int | None = None) -> int:
+        if role not in ROLES:
+            raise ValueError(f"session role must be one of {', '.join(ROLES)}, got {role!r}")
         with self._tx() as con:
             return con.execute(
                 "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
@@ -190,6 +209,7 @@ class Store:
             con.execute("UPDATE sessions SET pgid = ? WHERE id = ?", [pgid, session_id])
 
     def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> int:
+        """The run and one sample per metric; warmup runs are kept but never summarised."""
         with self._tx() as con:
             run_id = con.execute(
                 "INSERT INTO runs (session_id, idx, warmup, exit_code, timed_out, stdout_sha256, "
@@ -204,17 +224,20 @@ class Store:
             return run_id
 
     def finish_session(self, session_id: int, status: str = "complete") -> None:
+        if status not in STATUSES[1:]:
+            raise ValueError(f"a session finishes {', '.join(STATUSES[1:])}, got {status!r}")
         with self._tx() as con:
             # Only a running session can end: an aborted one never becomes complete later.
             con.execute("UPDATE sessions SET status = ?, finished = ? "
                         "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
 
     def abort_stale(self) -> list[tuple[int, int | None]]:
-        """Running sessions of dead perfgate processes on this host become aborted."""
+        """Running sessions of dead perfgate processes on this host become aborted; returns
+        (session_id, pgid) so the caller can sweep the process groups they left behind."""
         host = socket.gethostname()
         with self._tx() as con:
             rows = con.execute("SELECT id, pid, pgid FROM sessions WHERE status = 'running' "
-                               "AND host = ?", [host]).fetchall()
+                               "AND host = ? ORDER BY id", [host]).fetchall()
             dead = [(sid, pgid) for sid, pid, pgid in rows if not _alive(pid)]
             for sid, _ in dead:
                 con.execute("UPDATE sessions SET status = 'aborted', finished = ? WHERE id = ?",
@@ -223,6 +246,8 @@ class Store:
 
     def new_comparison(self, contract: str, base_session: int, candidate_session: int) -> int:
         with self._tx() as con:
+            for sid in (base_session, candidate_session):
+                self._check_usable(con, sid, any_status=False)
             cid = con.execute("INSERT INTO comparisons (contract, base_session, "
                               "candidate_session, created) VALUES (?, ?, ?, ?) RETURNING id",
                               [contract, base_session, candidate_session, _now()]).fetchone()[0]
@@ -232,23 +257,31 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------
 
-    def summary(self, session_id: int) -> dict[str, Summary]:
-        """n, median, mean, sd (sample), CV, min, max per metric, over measurement runs."""
+    def _check_usable(self, con: Any, session_id: int, any_status: bool) -> None:
+        row = con.execute("SELECT status FROM sessions WHERE id = ?", [session_id]).fetchone()
+        if row is None:
+            raise UsageError(f"{self.path}: no session {session_id} in the store")
+        if row[0] in UNUSABLE and not any_status:
+            raise UsageError(f"{self.path}: session {session_id} is {row[0]}; only finished "
+                             "sessions are compared (measure again)")
+
+    def summary(self, session_id: int, *, any_status: bool = False) -> dict[str, Summary]:
+        """n, median, mean, sd (sample), CV, min, max per metric, over measurement runs.
+        A running or aborted session is refused unless `any_status`."""
         with self._tx() as con:
+            self._check_usable(con, session_id, any_status)
             rows = con.execute(
                 "SELECT m.metric, count(*), median(m.value), avg(m.value), stddev_samp(m.value), "
+                "CASE WHEN avg(m.value) <> 0 THEN stddev_samp(m.value) / avg(m.value) END, "
                 "min(m.value), max(m.value) FROM samples m JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id = ? AND NOT r.warmup GROUP BY m.metric ORDER BY m.metric",
                 [session_id]).fetchall()
-        out = {}
-        for name, n, med, mean, sd, lo, hi in rows:
-            cv = sd / mean if sd is not None and mean else None
-            out[name] = Summary(n, med, mean, sd, cv, lo, hi)
-        return out
+        return {row[0]: Summary(*row[1:]) for row in rows}
 
-    def samples(self, session_id: int, metric: str) -> list[float]:
-        """Measurement values of one metric, in run order."""
+    def samples(self, session_id: int, metric: str, *, any_status: bool = False) -> list[float]:
+        """Measurement values of one metric, in run order (running/aborted: see summary)."""
         with self._tx() as con:
+            self._check_usable(con, session_id, any_status)
             return [r[0] for r in con.execute(
                 "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id = ? AND m.metric = ? AND NOT r.warmup ORDER BY r.idx",
@@ -258,7 +291,11 @@ class Store:
         with self._tx() as con:
             cur = con.execute(sql, list(params))
             cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            rows = [dict(zip(cols, row)) for row in cur.fetchall()]
+        for row in rows:
+            if isinstance(row.get("fingerprint"), str):
+                row["fingerprint"] = json.loads(row["fingerprint"])
+        return rows
 
     def session(self, session_id: int) -> dict[str, Any] | None:
         rows = self._dicts("SELECT * FROM sessions WHERE id = ?", [session_id])
@@ -272,12 +309,24 @@ class Store:
             [contract, role, status, contract_digest, contract_digest])
         return rows[0] if rows else None
 
-    def sessions_overview(self, contract: str | None = None) -> list[dict[str, Any]]:
+    def sessions_overview(self, contract: str | None = None,
+                          limit: int | None = None) -> list[dict[str, Any]]:
+        """Newest first: id, contract, role, status, commit, times, host, measurement runs."""
         return self._dicts(
-            "SELECT id, contract, role, status, commit_sha, started FROM sessions "
-            "WHERE (? IS NULL OR contract = ?) ORDER BY id DESC", [contract, contract])
+            "SELECT s.id, s.contract, s.role, s.status, s.commit_sha, s.started, s.finished, "
+            "s.host, count(r.id) FILTER (WHERE NOT r.warmup) AS runs, "
+            "count(r.id) FILTER (WHERE r.exit_code <> 0 OR r.timed_out) AS failed_runs "
+            "FROM sessions s LEFT JOIN runs r ON r.session_id = s.id "
+            "WHERE (? IS NULL OR s.contract = ?) GROUP BY ALL ORDER BY s.id DESC LIMIT ?",
+            [contract, contract, limit])
 
     def record_decision(self, **fields: Any) -> int:
+        unknown = sorted(set(fields) - DECISION_COLUMNS)
+        if unknown:
+            raise ValueError(f"decisions has no column {', '.join(unknown)}")
+        for key in ("reasons", "document"):
+            if key in fields and not isinstance(fields[key], str | None):
+                fields[key] = json.dumps(fields[key])
         cols = list(fields)
         with self._tx() as con:
             return con.execute(
@@ -303,8 +352,9 @@ class Store:
 
         if not self.path.exists():
             raise UsageError(f"{self.path}: no store yet (run `perfgate scope` or `baseline`)")
-        with self._tx():
-            pass  # apply pending migrations before opening read-only
+        if not self._migrated:
+            with self._tx():
+                pass  # apply pending migrations before opening read-only
         con = self._connect(read_only=True)
         try:
             cur = con.execute(sql, list(params))
@@ -319,23 +369,19 @@ class Store:
         finally:
             con.close()
 
-
     def history(self, *, metric: str, contract: str | None = None, last: int = 20
-                 ) -> tuple[list[str], list[tuple]]:
+                ) -> tuple[list[str], list[tuple]]:
         """Complete baseline/candidate sessions, newest first: median of `metric`, the change
         against the session before it (same contract; positive = the number went up), and the
         verdict when a decision used the session as its candidate."""
         return self.query(HISTORY_SQL, [metric, contract, contract, last])
 
-
     def export(self, path: Path, fmt: str) -> int:
         """Samples joined with their runs and sessions, to csv/parquet (DuckDB's COPY) or json."""
-        import json as _json
-
         columns, rows = self.query(EXPORT_SQL)
         if fmt == "json":
-            path.write_text(_json.dumps([dict(zip(columns, r)) for r in rows], default=str,
-                                        indent=1))
+            path.write_text(json.dumps([dict(zip(columns, r)) for r in rows], default=str,
+                                       indent=1))
             return len(rows)
         options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
         quoted = str(path).replace("'", "''")
@@ -346,24 +392,11 @@ class Store:
             con.close()
         return len(rows)
 
-
     def plot_series(self, *, metric: str, contract: str) -> list[dict[str, Any]]:
         """Per complete session in time order: median, quartiles, min, max; accepted marks."""
-        sql = """
-            SELECT ses.id, ses.started, ses.role, ses.commit_sha,
-                   median(v.value) AS median, quantile_cont(v.value, 0.25) AS q1,
-                   quantile_cont(v.value, 0.75) AS q3, min(v.value) AS lo, max(v.value) AS hi,
-                   bool_or(d.verdict = 'accepted') AS accepted
-            FROM sessions ses
-            JOIN samples v ON v.session_id = ses.id
-            JOIN runs r ON r.id = v.run_id AND NOT r.warmup
-            LEFT JOIN decisions d ON d.candidate_session = ses.id
-            WHERE ses.status = 'complete' AND ses.role IN ('baseline', 'candidate')
-              AND v.metric = ? AND ses.contract = ?
-            GROUP BY ALL ORDER BY ses.started, ses.id
-        """
-        columns, rows = self.query(sql, [metric, contract])
+        columns, rows = self.query(PLOT_SQL, [metric, contract])
         return [dict(zip(columns, r)) for r in rows]
+
 
 def _alive(pid: int | None) -> bool:
     if not pid:
