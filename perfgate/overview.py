@@ -23,7 +23,7 @@ def status_rows(project: Project) -> list[list[str]]:
             stage += " (contract edited: re-scope)"
         latest = "–"
         if store is not None:
-            sessions = store.sessions_overview(name)[:3]
+            sessions = store.sessions_overview(name, limit=3)
             latest = ", ".join(f"#{s['id']} {s['role']} {s['status']}" for s in sessions) or "–"
         rows.append([name, stage, str(state.epoch), (state.base_commit or "–")[:12], latest])
     return rows
