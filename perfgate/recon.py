@@ -38,6 +38,15 @@ def _read(path: Path, notes: list[str]) -> str | None:
         return None
 
 
+def _toml(path: Path, notes: list[str]) -> dict:
+    """A manifest's TOML, or {} with a note saying what is wrong with it."""
+    try:
+        return tomllib.loads(_read(path, notes) or "")
+    except tomllib.TOMLDecodeError as exc:
+        notes.append(f"{path.name}: not valid TOML ({str(exc).splitlines()[0]})")
+        return {}
+
+
 def _node(root: Path, notes: list[str]) -> _Found | None:
     text = _read(root / "package.json", notes) if (root / "package.json").exists() else None
     if text is None:
@@ -78,12 +87,7 @@ def _python(root: Path, notes: list[str]) -> _Found | None:
     f = _Found("python", "CPython", "pip")
     deps_text = ""
     if pyproject.exists():
-        text = _read(pyproject, notes) or ""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            notes.append(f"pyproject.toml: not valid TOML ({str(exc).splitlines()[0]})")
-            data = {}
+        data = _toml(pyproject, notes)
         project = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
         if project.get("requires-python"):
             f.runtime = f"CPython {project['requires-python']}"
@@ -115,13 +119,8 @@ def _python(root: Path, notes: list[str]) -> _Found | None:
 def _rust(root: Path, notes: list[str]) -> _Found | None:
     if not (root / "Cargo.toml").exists():
         return None
-    text = _read(root / "Cargo.toml", notes) or ""
     f = _Found("rust", "Rust", "cargo")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        notes.append(f"Cargo.toml: not valid TOML ({str(exc).splitlines()[0]})")
-        data = {}
+    data = _toml(root / "Cargo.toml", notes)
     pkg = data.get("package", {}) if isinstance(data.get("package"), dict) else {}
     if pkg.get("edition"):
         f.runtime = f"Rust (edition {pkg['edition']})"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfgate import proctree
 from perfgate.errors import StoreBusy, UsageError
 
 STORAGE_VERSION = "v1.0.0"
@@ -238,7 +239,7 @@ class Store:
         with self._tx() as con:
             rows = con.execute("SELECT id, pid, pgid FROM sessions WHERE status = 'running' "
                                "AND host = ? ORDER BY id", [host]).fetchall()
-            dead = [(sid, pgid) for sid, pid, pgid in rows if not _alive(pid)]
+            dead = [(sid, pgid) for sid, pid, pgid in rows if not (pid and proctree.exists(pid))]
             for sid, _ in dead:
                 con.execute("UPDATE sessions SET status = 'aborted', finished = ? WHERE id = ?",
                             [_now(), sid])
@@ -397,14 +398,3 @@ class Store:
         columns, rows = self.query(PLOT_SQL, [metric, contract])
         return [dict(zip(columns, r)) for r in rows]
 
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
