@@ -195,8 +195,6 @@ def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
             summary_file: Path | None, yes: bool, interleave: bool, allow_mismatch: bool,
             as_json: bool, root: Path) -> None:
     """Gate HEAD against BASE, each in its own worktree; exit 0 passed, 1 failed."""
-    import os
-
     from perfgate import compare as compare_mod
     from perfgate import report
     from perfgate.sessions import progress_bar
@@ -205,12 +203,7 @@ def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
     with progress_bar() as progress:
         doc = compare_mod.compare(ws, base_ref, head_ref, yes=yes, interleave=interleave,
                                   allow_mismatch=allow_mismatch, mode=mode, progress=progress)
-    png = ws.dir / "compare" / "compare.png"
-    md = report.summary_markdown(doc, title=f"{ws.name}: `{base_ref}` → `{head_ref}`",
-                                 plot=str(png) if png.exists() else None)
-    for target in filter(None, [summary_file, os.environ.get("GITHUB_STEP_SUMMARY")]):
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(md)
+    md = compare_mod.publish_summary(ws, doc, base_ref, head_ref, summary_file)
     if fmt == "markdown":
         _err(report.verdict_text(doc))
         click.echo(md, nl=False)

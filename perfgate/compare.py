@@ -1,6 +1,8 @@
 """`perfgate compare`: gate any two commits, each in its own worktree (the CI use)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from perfgate import artifacts, report, vcs
@@ -33,3 +35,15 @@ def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
     artifacts.write_atomic(out / "compare.md", report.verdict_markdown(
         f"{ws.name} ({base_ref} → {head_ref})", doc, plot="compare.png" if plot else None))
     return doc
+
+
+def publish_summary(ws: Workspace, doc: dict[str, Any], base_ref: str, head_ref: str,
+                    summary_file: Path | None = None) -> str:
+    """The Markdown summary, appended to --summary FILE and to $GITHUB_STEP_SUMMARY if set."""
+    png = ws.dir / "compare" / "compare.png"
+    md = report.summary_markdown(doc, title=f"{ws.name}: `{base_ref}` → `{head_ref}`",
+                                 plot=str(png) if png.exists() else None)
+    for target in filter(None, [summary_file, os.environ.get("GITHUB_STEP_SUMMARY")]):
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(md)
+    return md
