@@ -14,7 +14,7 @@ def status_rows(project: Project) -> list[list[str]]:
         try:
             name = ws.name
         except PerfgateError as exc:
-            rows.append([path.stem, "invalid", "–", "–", str(exc).split(": ", 1)[-1]])
+            rows.append([path.stem, "invalid", "–", "–", "–", "–", str(exc).split(": ", 1)[-1]])
             continue
         state = artifacts.read_state(ws.state_path, name)
         scoping = artifacts.read_artifact(ws.artifact("scoping"))
@@ -25,7 +25,11 @@ def status_rows(project: Project) -> list[list[str]]:
         if store is not None:
             sessions = store.sessions_overview(name, limit=3)
             latest = ", ".join(f"#{s['id']} {s['role']} {s['status']}" for s in sessions) or "–"
-        rows.append([name, stage, str(state.epoch), (state.base_commit or "–")[:12], latest])
+        last = state.tried[-1] if state.tried else None
+        verdict = "–" if last is None else (
+            f"{last.get('verdict')} ({last.get('hotspot') or last.get('label')})")
+        rows.append([name, stage, str(state.epoch), str(state.iteration), verdict,
+                     (state.base_commit or "–")[:12], latest])
     return rows
 
 
@@ -33,4 +37,5 @@ def status_text(project: Project) -> str:
     rows = status_rows(project)
     if not rows:
         return f"no contracts in {project.contracts_dir}; create one with `perfgate init`"
-    return report.plain_table(("contract", "stage", "epoch", "base", "latest sessions"), rows)
+    return report.plain_table(("contract", "stage", "epoch", "iteration", "last verdict", "base",
+                               "latest sessions"), rows)

@@ -135,3 +135,13 @@ def test_demo_command(tmp_path):
     assert "digest: rejected" in r.stdout
     assert "is_prime: rejected — verify failed" in r.stdout
     assert "## Cumulative gain" in r.stdout
+
+
+def test_status_shows_stage_iteration_and_last_verdict(tmp_path):
+    root = demo_repo(tmp_path, max_iterations=1)
+    assert perfgate("run", "demo", "--fixer", FIXER, cwd=root).returncode == 0
+    r = perfgate("status", cwd=root)
+    header, _, row = r.stdout.splitlines()[:3]
+    assert header.split()[:5] == ["contract", "stage", "epoch", "iteration", "last"]
+    assert row.split()[:2] == ["demo", "complete"]
+    assert "accepted (examples/demo/slow.py::gap_counts)" in row
