@@ -259,11 +259,12 @@ def _python_script(repro: str) -> tuple[str, str] | None:
 def recommend(ctx: RepoContext, domain: str, repro: str, out_dir: str) -> Recommendation:
     """The profiler for this stack and domain, with a ready command writing under out_dir."""
     concern = CONCERN.get(domain, "cpu")
-    if ctx.language == "python" and concern == "startup":
-        concern = "cpu"
-    rows = [r for r in TABLE if r.concern == concern and r.stack in (ctx.language, "*")]
-    rows.sort(key=lambda r: r.stack == "*")
     py = _python_script(repro)
+    language = "python" if ctx.language == "unknown" and py else ctx.language
+    if language == "python" and concern == "startup":
+        concern = "cpu"
+    rows = [r for r in TABLE if r.concern == concern and r.stack in (language, "*")]
+    rows.sort(key=lambda r: r.stack == "*")
     if rows and rows[0].tool == "cprofile" and py is None:
         rows = rows[1:] if shutil.which("py-spy") else rows  # cProfile needs a python script
     if not rows or (rows[0].tool == "cprofile" and py is None):

@@ -145,3 +145,16 @@ def test_status_shows_stage_iteration_and_last_verdict(tmp_path):
     assert header.split()[:5] == ["contract", "stage", "epoch", "iteration", "last"]
     assert row.split()[:2] == ["demo", "complete"]
     assert "accepted (examples/demo/slow.py::gap_counts)" in row
+
+
+def test_without_a_profiler_the_recommendation_is_used(tmp_path):
+    root = make_repo(tmp_path / "demo")
+    c = yaml.safe_load((root / "contracts" / "demo.yaml").read_text())
+    del c["profiler"]
+    c["loop"] = {"max_iterations": 1}
+    (root / "contracts" / "demo.yaml").write_text(yaml.safe_dump(c))
+    assert perfgate("scope", "demo", "--yes", cwd=root).returncode == 0
+    r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "- tool: cprofile" in (root / ".perfgate" / "demo" / "profiling.md").read_text()
+    assert verdicts(root) == EXPECTED[:1]

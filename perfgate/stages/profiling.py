@@ -23,16 +23,14 @@ def clean_work_tree(ws: Workspace, state: artifacts.State) -> Path:
 
 def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform stage API
     c = ws.contract
-    if c.profiler is None:
-        raise UsageError(f"{ws.display(ws.contract_path)}: profiler: required by `perfgate run` "
-                         "(see the recommendation in scoping.md)")
     state = scoping.require_approved(ws)
     work = clean_work_tree(ws, state)
-    out = work / c.profiler.output_path
+    profiler = c.profiler or _recommended(ws, work)
+    out = work / profiler.output_path
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
-    res = harness.run_shell(c.profiler.command, cwd=work, env=secrets.environment(values),
+    res = harness.run_shell(profiler.command, cwd=work, env=secrets.environment(values),
                             timeout_s=c.repro.timeout_s * 5, redact=secrets.redactions(values))
     if res.timed_out or res.returncode != 0:
         tail = " | ".join(res.tail.strip().splitlines()[-3:])
@@ -40,7 +38,7 @@ def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform 
         raise MeasurementError(f"profiler failed ({how}): {tail}")
     if not out.exists():
         raise MeasurementError(f"the profiler exited 0 but wrote nothing at "
-                               f"{c.profiler.output_path}")
+                               f"{profiler.output_path}")
     keep = ws.dir / "profiles" / f"{state.iteration + 1}-{out.name}"
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_bytes(out.read_bytes())
@@ -48,9 +46,23 @@ def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform 
     state.status = "profiling"
     artifacts.write_state(ws.state_path, state)
     meta = {"epoch": state.epoch, "result": "done", "contract": ws.name,
-            "commit": vcs.head(work), "profile": ws.display(keep), "tool": c.profiler.tool}
-    body = (f"# Profiling: {ws.name}\n\n- tool: {c.profiler.tool}\n- command: "
-            f"`{c.profiler.command}`\n- code: `{meta['commit']}`\n- profile: `{meta['profile']}`\n")
+            "commit": vcs.head(work), "profile": ws.display(keep), "tool": profiler.tool}
+    body = (f"# Profiling: {ws.name}\n\n- tool: {profiler.tool}\n- command: "
+            f"`{profiler.command}`\n- code: `{meta['commit']}`\n- profile: `{meta['profile']}`\n")
     art = Artifact(meta, body)
     artifacts.write_artifact(ws.artifact("profiling"), art)
     return art
+
+
+def _recommended(ws: Workspace, work: Path):
+    """No profiler in the contract: the recommendation for this stack, if it runs unattended."""
+    from perfgate import recon
+    from perfgate.contract import Profiler
+
+    rec = recon.recommend(recon.detect(work), ws.contract.domain, ws.contract.repro.script,
+                          f".perfgate/{ws.name}")
+    if rec.command.startswith("#"):
+        raise UsageError(f"{ws.display(ws.contract_path)}: profiler: required here; the "
+                         f"recommendation for this stack ({rec.tool}) is not a command perfgate "
+                         "can run for you")
+    return Profiler(tool=rec.tool, command=rec.command, output_path=rec.output_path)
