@@ -23,7 +23,6 @@ from perfgate import proctree
 STDOUT_KEEP = 8 * 1024 * 1024     # what metric parsing sees; the hash covers everything
 STDERR_KEEP = 4 * 1024
 TERM_GRACE_S = 1.0
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -206,7 +205,9 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
         _, status, ru = os.wait4(pid, 0)
         wall = time.perf_counter_ns() - t0
     except BaseException:
-        proctree.kill_group(pgid, signal.SIGKILL)
+        # This run is being torn down: it is no longer "running", so its own pid is fair game
+        # for kill_leftovers (which kills the group first), even if it left the group.
+        proctree.RUNNING.discard(pid)
         proctree.kill_leftovers(pgid, poller.seen | {pid})
         try:
             os.wait4(pid, 0)

@@ -102,13 +102,6 @@ def ensure_worktree(root: Path, path: Path, commit: str, *, branch: str | None =
     return path
 
 
-def remove_worktree(root: Path, path: Path) -> None:
-    _git(root, "worktree", "remove", "--force", str(path), check=False)
-    if Path(path).exists():
-        shutil.rmtree(path)
-    _git(root, "worktree", "prune")
-
-
 @contextmanager
 def _temp_index(worktree: Path) -> Iterator[dict[str, str]]:
     """An environment whose index is a throwaway copy holding the work tree's full content."""
