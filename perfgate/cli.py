@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from perfgate.errors import GateRejected, PerfgateError, UsageError
+from perfgate.errors import GateInconclusive, GateRejected, PerfgateError, UsageError
 
 ROOT_OPTION = click.option("--root", type=click.Path(file_okay=False, path_type=Path),
                            default=".", show_default=True, help="The project's root directory.")
@@ -143,6 +143,10 @@ INTERLEAVE = click.option("--no-interleave", "interleave", flag_value=False, def
                           help="Reuse the stored baseline instead of re-measuring it alongside.")
 MISMATCH = click.option("--allow-fingerprint-mismatch", "allow_mismatch", is_flag=True,
                         help="With --no-interleave: accept a baseline from another machine.")
+ADAPTIVE = click.option("--adaptive/--no-adaptive", "adaptive", default=None,
+                        help="Add interleaved rounds while the verdict is inconclusive, up to "
+                             "repro.max_measurement_runs (default: the contract's "
+                             "significance.adaptive, else on unless $CI is set).")
 JSON = click.option("--json", "as_json", is_flag=True,
                     help="Print the verdict document on stdout (tables go to stderr).")
 
@@ -153,10 +157,11 @@ JSON = click.option("--json", "as_json", is_flag=True,
               help="Gate your uncommitted changes (copied; your files are not touched).")
 @INTERLEAVE
 @MISMATCH
+@ADAPTIVE
 @JSON
 @ROOT_OPTION
 def gate(contract: str, from_checkout: bool, interleave: bool, allow_mismatch: bool,
-         as_json: bool, root: Path) -> None:
+         adaptive: bool | None, as_json: bool, root: Path) -> None:
     """Gate the candidate in .perfgate/NAME/work against the last accepted commit."""
     from perfgate import tasks
     from perfgate.stages import fixing
@@ -165,7 +170,7 @@ def gate(contract: str, from_checkout: bool, interleave: bool, allow_mismatch: b
     if from_checkout:
         fixing.take_checkout(ws)
     _run_stage(root, "gating", ws, force=False, interleave=interleave,
-               allow_mismatch=allow_mismatch)
+               allow_mismatch=allow_mismatch, adaptive=adaptive)
     doc = tasks.OUTCOME["verdicts"].get(ws.name)
     if doc is None:
         _err(f"{ws.name}: the candidate is unchanged since the last gate; nothing to do")
@@ -189,12 +194,14 @@ def gate(contract: str, from_checkout: bool, interleave: bool, allow_mismatch: b
 @click.option("--yes", "-y", is_flag=True, help="Do not require an approved scoping (CI).")
 @INTERLEAVE
 @MISMATCH
+@ADAPTIVE
 @JSON
 @ROOT_OPTION
 def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
             summary_file: Path | None, yes: bool, interleave: bool, allow_mismatch: bool,
-            as_json: bool, root: Path) -> None:
-    """Gate HEAD against BASE, each in its own worktree; exit 0 passed, 1 failed."""
+            adaptive: bool | None, as_json: bool, root: Path) -> None:
+    """Gate HEAD against BASE, each in its own worktree; exit 0 passed, 1 failed,
+    4 inconclusive."""
     from perfgate import compare as compare_mod
     from perfgate import report
     from perfgate.sessions import progress_bar
@@ -202,7 +209,8 @@ def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
     ws = _workspace(root, contract)
     with progress_bar() as progress:
         doc = compare_mod.compare(ws, base_ref, head_ref, yes=yes, interleave=interleave,
-                                  allow_mismatch=allow_mismatch, mode=mode, progress=progress)
+                                  allow_mismatch=allow_mismatch, mode=mode, progress=progress,
+                                  adaptive=adaptive)
     md = compare_mod.publish_summary(ws, doc, base_ref, head_ref, summary_file)
     if fmt == "markdown":
         _err(report.verdict_text(doc))
@@ -212,8 +220,12 @@ def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
 
 
 def _raise_if_rejected(doc: dict) -> None:
-    if doc["verdict"] != "accepted":
-        raise GateRejected(f"rejected: {doc['reasons'][0]}" if doc["reasons"] else "rejected")
+    """Exit 1 on a rejection, 4 when the gate could not tell (see README, exit codes)."""
+    v = doc["verdict"]
+    if v == "accepted":
+        return
+    text = f"{v}: {doc['reasons'][0]}" if doc["reasons"] else v
+    raise GateInconclusive(text) if v == "inconclusive" else GateRejected(text)
 
 
 def _verdict_out(doc: dict, as_json: bool) -> None:
@@ -232,13 +244,15 @@ def _verdict_out(doc: dict, as_json: bool) -> None:
 @click.option("--fixer", required=True, metavar="CMD|manual",
               help="Command that edits the work tree; {brief}, {hotspot_json} and {worktree} "
                    "become arguments. `manual`: you edit, then press Enter.")
+@ADAPTIVE
 @ROOT_OPTION
-def run_loop(contract: str, fixer: str, root: Path) -> None:
+def run_loop(contract: str, fixer: str, adaptive: bool | None, root: Path) -> None:
     """Run the loop: profile, propose, fix, measure, gate, until nothing is left to try."""
     from perfgate import loop
 
     ws = _workspace(root, contract)
-    for line in loop.run(ws, fixer, manual=_manual if fixer == "manual" else None):
+    for line in loop.run(ws, fixer, manual=_manual if fixer == "manual" else None,
+                         adaptive=adaptive):
         click.echo(line)
 
 
@@ -368,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _err("Interrupted.")
         sys.exit(130)
-    except GateRejected as exc:
+    except (GateRejected, GateInconclusive) as exc:
         _err(str(exc))
         sys.exit(exc.exit_code)
     except PerfgateError as exc:

@@ -12,7 +12,7 @@ from perfgate.workspace import Workspace
 
 def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
             interleave: bool = True, allow_mismatch: bool = False, mode: str = "improvement",
-            progress=None) -> dict[str, Any]:
+            progress=None, adaptive: bool | None = None) -> dict[str, Any]:
     """Measure base and head interleaved, decide, record; never commits or resets anything."""
     if not yes:
         scoping.require_approved(ws)
@@ -24,7 +24,8 @@ def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
     base = measuring.Side("baseline", "baseline", base_dir, base_sha, vcs.tree_hash(base_dir))
     head = measuring.Side("candidate", "candidate", head_dir, head_sha, vcs.tree_hash(head_dir))
     pair = measuring.measure_pair(ws, base, head, interleave=interleave,
-                                  allow_mismatch=allow_mismatch, progress=progress)
+                                  allow_mismatch=allow_mismatch, progress=progress,
+                                  adaptive=adaptive, mode=mode)
     verdict = gating.judge(ws, pair, mode)
     doc = gating.document(ws, pair, verdict)
     gating.record(ws, pair, verdict, doc)

@@ -48,7 +48,21 @@ class Repro(_Model):
     script: str = Field(min_length=1)
     warmup_runs: int = Field(default=1, ge=0, le=1000)
     measurement_runs: int = Field(default=5, ge=3, le=10000)
+    # The cap of an adaptive gate; unset means 30, or measurement_runs if that is larger.
+    max_measurement_runs: int | None = Field(default=None, ge=3, le=10000)
     timeout_s: float = Field(default=600, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _cap(self) -> Repro:
+        if self.max_measurement_runs is not None and \
+                self.max_measurement_runs < self.measurement_runs:
+            raise ValueError(f"@max_measurement_runs: must be >= measurement_runs "
+                             f"({self.measurement_runs}), got {self.max_measurement_runs}")
+        return self
+
+    @property
+    def max_runs(self) -> int:
+        return self.max_measurement_runs or max(30, self.measurement_runs)
 
 
 class Metric(_Model):
@@ -144,6 +158,9 @@ class Threshold(_Model):
 class Significance(_Model):
     test: Literal["mann_whitney", "mean_2sigma"] = "mann_whitney"
     alpha: float = Field(default=0.05, gt=0, le=0.5)
+    # Buy more runs, in rounds, while the verdict is inconclusive (alpha split over the looks).
+    # Unset: on for interactive use, off when $CI is set.
+    adaptive: bool | None = None
 
 
 class Profiler(_Model):

@@ -34,6 +34,12 @@ class GateRejected(PerfgateError):
     exit_code = 1
 
 
+class GateInconclusive(PerfgateError):
+    """The gate could not tell, even after the runs it was allowed to add. Exit 4."""
+
+    exit_code = 4
+
+
 class Interrupted(PerfgateError):
     """Ctrl-C or SIGTERM. Exit 130."""
 

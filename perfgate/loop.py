@@ -30,8 +30,8 @@ def _record(ws: Workspace, entry: dict) -> None:
     artifacts.write_state(ws.state_path, state)
 
 
-def run(ws: Workspace, fixer: str, *, manual: Callable[[str, Any], None] | None = None
-        ) -> Iterator[str]:
+def run(ws: Workspace, fixer: str, *, manual: Callable[[str, Any], None] | None = None,
+        adaptive: bool | None = None) -> Iterator[str]:
     """Drive the loop from state.yaml; yields one line per step. Resumable after Ctrl-C."""
     c = ws.contract
     state = scoping.require_approved(ws)
@@ -73,7 +73,9 @@ def run(ws: Workspace, fixer: str, *, manual: Callable[[str, Any], None] | None 
                                                                 if out.get("reason") else "")
                 continue
         hotspot = artifacts.read_state(ws.state_path, ws.name).extra.get("hotspot")
-        doc = _stage(ws, "gating", label=hotspot)
+        # An inconclusive verdict is a rejection of this hotspot (archived, reset) with its
+        # own reason: the change may be real but the machine could not show it.
+        doc = _stage(ws, "gating", label=hotspot, adaptive=adaptive)
         yield (f"{hotspot}: {doc['verdict']}"
                + (f" ({doc['primary']['change_pct']:+.1f}%, p = {report.num(doc['primary']['p_value'], 3)})"
                   if doc.get("primary") and doc["primary"].get("change_pct") is not None else "")

@@ -113,7 +113,9 @@ def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
         limit = threshold_text(doc.get("threshold") or {}, p.get("unit", ""), p.get("alpha"))
         rows.append([p["name"], "primary", num(p["baseline_median"]), num(p["candidate_median"]),
                      _pct(p["change_pct"]), f"[{num(p['ci_low'], 3)}, {num(p['ci_high'], 3)}]",
-                     num(p["p_value"], 3), str(limit), "pass" if p["passed"] else "FAIL"])
+                     num(p["p_value"], 3), str(limit),
+                     "pass" if p["passed"] else
+                     ("undecided" if doc.get("verdict") == "inconclusive" else "FAIL")])
     for w in doc.get("watchdogs", []):
         rows.append([w["name"], "watchdog", num(w["baseline_median"]), num(w["candidate_median"]),
                      _pct(w["change_pct"]), "–", "–", f"≤ {w['max_regression_pct']:g}% worse",
@@ -132,6 +134,17 @@ def threshold_text(t: Mapping[str, object], unit: str, alpha: object) -> str:
     return ", ".join(parts) or "–"
 
 
+def sequential_text(doc: Mapping[str, object]) -> str | None:
+    """How many runs the decision took: one line, or None for a fixed-N gate."""
+    seq = doc.get("sequential") or {}
+    if not seq.get("adaptive"):
+        return None
+    rounds = seq["rounds"]
+    return (f"adaptive: {rounds} round{'s' if rounds != 1 else ''} of runs, "
+            f"{seq['runs_per_side']} per side (look {seq['looks']} of {seq['planned_looks']}, "
+            f"alpha at this look {num(seq.get('look_alpha'), 3)})")
+
+
 def _pct(x: object) -> str:
     return "–" if x is None else f"{x:+.1f}%"
 
@@ -140,6 +153,8 @@ def verdict_markdown(contract: str, doc: Mapping[str, object], plot: str | None 
     lines = [f"# Gate: {contract} — {str(doc['verdict']).upper()}", ""]
     if doc.get("primary"):
         lines += [markdown_table(VERDICT_HEADER, verdict_rows(doc)), ""]
+    if sequential_text(doc):
+        lines += [sequential_text(doc), ""]
     reasons = doc.get("reasons") or []
     lines += ["## Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
     if plot:
@@ -152,6 +167,8 @@ def verdict_text(doc: Mapping[str, object]) -> str:
     lines = [f"verdict: {doc['verdict']}"]
     if doc.get("primary"):
         lines += ["", plain_table(VERDICT_HEADER, verdict_rows(doc))]
+    if sequential_text(doc):
+        lines.append(sequential_text(doc))
     lines += [f"- {r}" for r in doc.get("reasons") or []]
     return "\n".join(lines)
 
@@ -180,12 +197,15 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
             lines += [f"| 95% CI of the median ratio | [{num(m['ci_low'], 3)}, "
                       f"{num(m['ci_high'], 3)}] |",
                       f"| p ({test}) | {num(m['p_value'], 3)} |",
-                      f"| n | {m['n_baseline']} vs {m['n_candidate']} |",
+                      f"| n | {m['n_baseline']} vs {m['n_candidate']}"
+                      + (f" ({sequential_text(doc)})" if sequential_text(doc) else "") + " |",
                       "| limit | " + threshold_text(doc.get("threshold") or {}, m.get("unit", ""),
                                                    m.get("alpha")) + " |"]
         else:
             lines.append(f"| limit | ≤ {m['max_regression_pct']:g}% worse |")
-        lines += [f"| result | {'pass' if m['passed'] else 'FAIL'} |", ""]
+        result = "pass" if m["passed"] else (
+            "undecided" if role == "primary" and doc.get("verdict") == "inconclusive" else "FAIL")
+        lines += [f"| result | {result} |", ""]
     reasons = doc.get("reasons") or []
     lines += ["#### Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
     if plot:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,13 +70,17 @@ class Recorder:
         return rec
 
     def measure(self, sides: Sequence[Side], *, warmup: int, runs: int,
-                interleave: bool = True) -> None:
+                interleave: bool = True, more: Callable[[int], int] | None = None) -> None:
         """Warm up each side, then take `runs` measurements per side.
 
         With several sides the order follows ABBA blocks (A B B A A B B A ...), so a slow drift of
         the machine lands on both sides equally instead of biasing whichever ran last.
+        `more(done)` is asked after every round how many further runs per side to take (an
+        adaptive gate's rounds): they go into the same sessions, interleaved the same way.
         """
-        fingerprint = harness.fingerprint()
+        from perfgate import environment
+
+        fingerprint = {**harness.fingerprint(), "environment": environment.quick()}
         for side in sides:
             self.open(side, fingerprint)
         total = (warmup + runs) * len(sides)
@@ -85,8 +89,15 @@ class Recorder:
             for side in sides:
                 for i in range(warmup):
                     self.run(side, i, warmup=True)
-            for side, i in schedule(list(sides), runs, interleave):
-                self.run(side, warmup + i, warmup=False)
+            done, batch = 0, runs
+            while batch > 0:
+                for side, i in schedule(list(sides), batch, interleave):
+                    self.run(side, warmup + done + i, warmup=False)
+                done += batch
+                batch = more(done) if more is not None else 0
+                if batch and self.progress is not None and self._task is not None:
+                    self.progress.update(self._task, total=total + batch * len(sides))
+                    total += batch * len(sides)
             for side in sides:
                 self._check_untouched(side)
 

@@ -52,7 +52,8 @@ def _stage(name: str) -> Callable[..., Any]:
                 ws, fixer=OPTIONS.get("fixer"), manual=OPTIONS.get("manual")),
             "measuring": lambda ws, progress: measuring.run(
                 ws, interleave=OPTIONS.get("interleave", True),
-                allow_mismatch=OPTIONS.get("allow_mismatch", False), progress=progress),
+                allow_mismatch=OPTIONS.get("allow_mismatch", False), progress=progress,
+                adaptive=OPTIONS.get("adaptive")),
             "gating": lambda ws, progress: gating.run(ws, label=OPTIONS.get("label"))}[name]
 
 
@@ -85,11 +86,12 @@ def _action(stage: str, contract_path: str) -> Any:
 
 
 def _gate_result() -> Any:
-    """`doit gate` fails (exit 1) when a contract's candidate was rejected in this run."""
+    """`doit gate` fails (exit 1) when a contract's candidate was rejected or inconclusive."""
     from doit.exceptions import TaskFailed
 
-    rejected = sorted(n for n, d in OUTCOME["verdicts"].items() if d["verdict"] != "accepted")
-    return TaskFailed("rejected: " + ", ".join(rejected)) if rejected else None
+    kept_out = sorted(f"{n} ({d['verdict']})" for n, d in OUTCOME["verdicts"].items()
+                      if d["verdict"] != "accepted")
+    return TaskFailed("not accepted: " + ", ".join(kept_out)) if kept_out else None
 
 
 def _workspaces() -> Iterator[tuple[str, Path, Workspace]]:

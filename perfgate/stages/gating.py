@@ -15,19 +15,20 @@ def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Ve
     c = ws.contract
     if pair.verify_failure:
         empty = gate.Samples(values={})
-        return gate.decide(empty, empty, c, verify_failure=pair.verify_failure)
+        return gate.decide(empty, empty, c, verify_failure=pair.verify_failure, look=pair.look)
     if pair.run_failure:
         side = "candidate" if pair.run_failure.startswith("candidate") else "baseline"
         failed = gate.Samples(values={}, failures=(pair.run_failure,))
         empty = gate.Samples(values={})
-        return gate.decide(*((empty, failed) if side == "candidate" else (failed, empty)), c)
+        return gate.decide(*((empty, failed) if side == "candidate" else (failed, empty)), c,
+                           look=pair.look)
     store = ws.project.store()
     names = [m.name for m in c.metrics.all()]
     base = gate.Samples({n: store.samples(pair.base.session_id, n) for n in names},
                         failures=tuple(pair.base.problems))
     cand = gate.Samples({n: store.samples(pair.candidate.session_id, n) for n in names},
                         failures=tuple(pair.candidate.problems))
-    return gate.decide(base, cand, c, mode=mode)
+    return gate.decide(base, cand, c, mode=mode, look=pair.look)
 
 
 def document(ws: Workspace, pair: Pair, verdict: gate.Verdict) -> dict[str, Any]:

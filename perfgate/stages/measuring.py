@@ -1,12 +1,14 @@
 """Stage 6, measuring: verify the candidate, then measure it against its baseline, interleaved."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfgate import artifacts, harness, report, secrets, vcs
+from perfgate import artifacts, harness, report, secrets, sequential, vcs
 from perfgate.artifacts import Artifact
 from perfgate.errors import MeasurementError, UsageError
+from perfgate.sequential import Look
 from perfgate.sessions import Recorder, Side
 from perfgate.workspace import Workspace
 
@@ -22,6 +24,7 @@ class Pair:
     comparison_id: int | None
     verify_failure: str | None
     run_failure: str | None = None      # a run failed, timed out or lost a metric
+    look: Look | None = None            # the look of the plan the measuring stopped at
 
 
 def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
@@ -38,8 +41,13 @@ def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
 
 
 def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = True,
-                 allow_mismatch: bool = False, progress=None) -> Pair:
-    """Verify the candidate, then record both sides as one comparison in the store."""
+                 allow_mismatch: bool = False, progress=None, adaptive: bool | None = None,
+                 mode: str = "improvement") -> Pair:
+    """Verify the candidate, then record both sides as one comparison in the store.
+
+    Adaptive: after each round, decide over what was measured at that look's share of alpha;
+    while the answer is inconclusive and the plan has looks left, measure another round.
+    """
     c = ws.contract
     values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
     env, redact = secrets.environment(values), secrets.redactions(values)
@@ -50,18 +58,45 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     for _sid, pgid in store.abort_stale():
         if pgid:
             harness.sweep(pgid)
+    looks = sequential.plan(c.repro.measurement_runs, c.repro.max_runs, c.significance.alpha,
+                            adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive))
+    reached = [looks[0]]
     rec = Recorder(store, c, env, redact=redact, progress=progress)
     try:
         if interleave:
-            rec.measure([base, cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+            sides = [base, cand]
         else:
             _reuse_baseline(ws, store, base, allow_mismatch)
-            rec.measure([cand], warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs)
+            sides = [cand]
+        base_values = None if interleave else {
+            m.name: store.samples(base.session_id, m.name) for m in c.metrics.all()}
+        more = _next_round(c, looks, reached, base, cand, base_values, mode)
+        rec.measure(sides, warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs, more=more)
     except MeasurementError as exc:
         # Partial data never decides: the sessions are marked failed, the gate rejects.
-        return Pair(base, cand, None, None, run_failure=str(exc))
+        return Pair(base, cand, None, None, run_failure=str(exc), look=reached[-1])
     comparison = store.new_comparison(c.name, base.session_id, cand.session_id)
-    return Pair(base, cand, comparison, None)
+    return Pair(base, cand, comparison, None, look=reached[-1])
+
+
+def _next_round(c, looks: tuple[Look, ...], reached: list[Look], base: Side, cand: Side,
+                base_values, mode: str):
+    """The `more` callback of an adaptive measurement: runs to add after `done` per side."""
+    from perfgate import gate
+
+    def more(done: int) -> int:
+        look = reached[-1]
+        if look.final:
+            return 0
+        names = [m.name for m in c.metrics.all()]
+        b = base_values or {n: base.values(n) for n in names}
+        verdict = gate.decide(gate.Samples(b), gate.Samples({n: cand.values(n) for n in names}),
+                              c, mode=mode, look=look)   # type: ignore[arg-type]
+        if verdict.verdict != "inconclusive":
+            return 0
+        reached.append(looks[look.number])
+        return reached[-1].runs - done
+    return more
 
 
 def _reuse_baseline(ws: Workspace, store, base: Side, allow_mismatch: bool) -> None:
@@ -75,6 +110,7 @@ def _reuse_baseline(ws: Workspace, store, base: Side, allow_mismatch: bool) -> N
         import json
 
         stored = json.loads(stored)
+    stored = {k: v for k, v in stored.items() if k != "environment"}  # load etc. vary by design
     here = harness.fingerprint()
     differ = sorted(k for k in set(stored) | set(here) if stored.get(k) != here.get(k))
     if differ and not allow_mismatch:
@@ -95,7 +131,8 @@ def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
             "base_session": pair.base.session_id or None,
             "candidate_session": pair.candidate.session_id or None,
             "comparison": pair.comparison_id, "verify_failure": pair.verify_failure,
-            "run_failure": pair.run_failure}
+            "run_failure": pair.run_failure,
+            "look": dataclasses.asdict(pair.look) if pair.look else None}
     lines = [f"# Measuring: {ws.name}", "",
              f"- baseline: `{pair.base.commit}` ({ws.display(pair.base.cwd)})",
              f"- candidate: tree `{pair.candidate.tree}` ({ws.display(pair.candidate.cwd)})"]
@@ -125,7 +162,7 @@ def sides_for_worktrees(ws: Workspace, base_commit: str, cand_tree_dir: Path,
 
 
 def run(ws: Workspace, *, interleave: bool = True, allow_mismatch: bool = False,
-        progress=None) -> Artifact:
+        progress=None, adaptive: bool | None = None) -> Artifact:
     """`doit measuring`: the perfgate work tree against the last accepted commit."""
     from perfgate.stages import scoping
 
@@ -140,7 +177,7 @@ def run(ws: Workspace, *, interleave: bool = True, allow_mismatch: bool = False,
     state.status = "measuring"
     artifacts.write_state(ws.state_path, state)
     pair = measure_pair(ws, base, cand, interleave=interleave, allow_mismatch=allow_mismatch,
-                        progress=progress)
+                        progress=progress, adaptive=adaptive)
     return write(ws, pair, state.epoch)
 
 
@@ -151,4 +188,6 @@ def read_pair(ws: Workspace, art: Artifact) -> Pair:
                 session_id=m.get("base_session") or 0)
     cand = Side("candidate", "candidate", ws.work_tree, m.get("candidate_commit"),
                 m.get("candidate_tree"), session_id=m.get("candidate_session") or 0)
-    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"), m.get("run_failure"))
+    look = Look(**m["look"]) if m.get("look") else None
+    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"), m.get("run_failure"),
+                look)
