@@ -281,76 +281,6 @@ def measure(runs: int, warmup: int, timeout: float, as_json: bool, command: tupl
 
 
 @cli.command()
-@click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
-@ROOT_OPTION
-def sql(query: str, fmt: str, root: Path) -> None:
-    """Run a read-only SQL QUERY over the store (.perfgate/perfgate.duckdb)."""
-    from perfgate import report
-
-    columns, rows = _project(root).store().query(query)
-    click.echo(report.rows(columns, rows, fmt))
-
-
-@cli.command()
-@click.argument("contract", required=False)
-@click.option("--metric", help="Default: the contract's primary metric (wall_time without one).")
-@click.option("--last", type=click.IntRange(1), default=20, show_default=True)
-@ROOT_OPTION
-def history(contract: str | None, metric: str | None, last: int, root: Path) -> None:
-    """One line per measured session, newest first: median, change, verdict."""
-    from perfgate import report
-
-    name, metric = _contract_metric(root, contract, metric)
-    columns, rows = _project(root).store().history(metric=metric, contract=name, last=last)
-    click.echo(report.history_table(columns, rows, metric))
-
-
-@cli.command()
-@click.argument("contract")
-@click.option("--metric", help="Default: the contract's primary metric.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@ROOT_OPTION
-def plot(contract: str, metric: str | None, output: Path, root: Path) -> None:
-    """Plot a metric's median and spread per session over time, accepted ones marked."""
-    from perfgate import plot as plot_mod
-
-    name, metric = _contract_metric(root, contract, metric)
-    series = _project(root).store().plot_series(metric=metric, contract=name)
-    if not series:
-        raise UsageError(f"no complete sessions of {name} with {metric} to plot")
-    plot_mod.history(series, output, title=f"{name}: {metric}", unit=metric)
-    _err(f"wrote {output} ({len(series)} sessions)")
-
-
-@cli.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@ROOT_OPTION
-def export(fmt: str, output: Path, root: Path) -> None:
-    """Export every sample with its run and session (csv and parquet via DuckDB's COPY)."""
-    n = _project(root).store().export(output.resolve(), fmt)
-    _err(f"wrote {n} samples to {output}")
-
-
-def _contract_metric(root: Path, contract: str | None, metric: str | None):
-    if contract is None:
-        return None, metric or "wall_time"
-    ws = _workspace(root, contract)
-    return ws.name, metric or ws.contract.metrics.primary.name
-
-
-@cli.command()
-@ROOT_OPTION
-def status(root: Path) -> None:
-    """Show each contract's stage, epoch and latest sessions."""
-    from perfgate import overview
-
-    click.echo(overview.status_text(_project(root)))
-
-
-@cli.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to create the demo repository (default: a temp dir).")
 def demo(directory: Path | None) -> None:
@@ -393,5 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 
+
+# The history and calibration commands live in their own module; registering them is cheap.
+from perfgate import cli_history  # noqa: E402,F401
 
 __all__ = ["UsageError", "cli", "main"]

@@ -14,7 +14,8 @@ def status_rows(project: Project) -> list[list[str]]:
         try:
             name = ws.name
         except PerfgateError as exc:
-            rows.append([path.stem, "invalid", "–", "–", "–", "–", str(exc).split(": ", 1)[-1]])
+            rows.append([path.stem, "invalid", "–", "–", "–", "–", str(exc).split(": ", 1)[-1],
+                         "–"])
             continue
         state = artifacts.read_state(ws.state_path, name)
         scoping = artifacts.read_artifact(ws.artifact("scoping"))
@@ -28,8 +29,16 @@ def status_rows(project: Project) -> list[list[str]]:
         last = state.tried[-1] if state.tried else None
         verdict = "–" if last is None else (
             f"{last.get('verdict')} ({last.get('hotspot') or last.get('label')})")
+        calibrated = "–"
+        if store is not None:
+            cal = store.latest_calibration(name)
+            if cal is not None:
+                cv = "n/a" if cal["cv"] is None else f"{100 * cal['cv']:.1f}%"
+                calibrated = (f"false accepts {cal['false_accepts']}/{cal['gates']}, CV {cv}, "
+                              f"MDE {report.num(cal['mde_pct'], 3)}%, "
+                              f"N {cal['recommended_runs'] or '–'}")
         rows.append([name, stage, str(state.epoch), str(state.iteration), verdict,
-                     (state.base_commit or "–")[:12], latest])
+                     (state.base_commit or "–")[:12], latest, calibrated])
     return rows
 
 
@@ -38,4 +47,4 @@ def status_text(project: Project) -> str:
     if not rows:
         return f"no contracts in {project.contracts_dir}; create one with `perfgate init`"
     return report.plain_table(("contract", "stage", "epoch", "iteration", "last verdict", "base",
-                               "latest sessions"), rows)
+                               "latest sessions", "calibration"), rows)

@@ -130,7 +130,7 @@ def threshold_text(t: Mapping[str, object], unit: str, alpha: object) -> str:
     if t.get("type") in ("absolute", "both"):
         parts.append(f"≥ {t['absolute_min']:g} {unit} better")
     if t.get("significance_required") and alpha is not None:
-        parts.append(f"p < {alpha:g}")
+        parts.append(f"p < {alpha:.3g}")
     return ", ".join(parts) or "–"
 
 

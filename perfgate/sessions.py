@@ -27,6 +27,7 @@ class Side:
     records: list = field(default_factory=list)     # measurement runs (harness.RunRecord)
     warmups: list = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    script: str | None = None       # instead of the contract's repro (calibration's burn)
 
     def values(self, metric: str) -> list[float]:
         return [r.metrics[metric] for r in self.records if metric in r.metrics]
@@ -43,6 +44,7 @@ class Recorder:
     comparison_id: int | None = None
     stop_on_failure: bool = True
     progress: object = None          # a rich Progress (or None)
+    environment: dict | None = None  # machine checks for the fingerprint; default: the quick ones
     _task: object = None
 
     def open(self, side: Side, fingerprint: dict) -> None:
@@ -53,7 +55,7 @@ class Recorder:
 
     def run(self, side: Side, idx: int, *, warmup: bool) -> harness.RunRecord:
         rec = harness.run_once(
-            self.contract.repro.script, cwd=side.cwd, env=self.env,
+            side.script or self.contract.repro.script, cwd=side.cwd, env=self.env,
             timeout_s=self.contract.repro.timeout_s, metrics=self.contract.metrics.all(),
             redact=self.redact,
             on_spawn=lambda pgid: self.store.set_pgid(side.session_id, pgid))
@@ -80,7 +82,8 @@ class Recorder:
         """
         from perfgate import environment
 
-        fingerprint = {**harness.fingerprint(), "environment": environment.quick()}
+        fingerprint = {**harness.fingerprint(),
+                       "environment": self.environment or environment.quick()}
         for side in sides:
             self.open(side, fingerprint)
         total = (warmup + runs) * len(sides)

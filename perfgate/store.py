@@ -26,14 +26,14 @@ from perfgate import proctree
 from perfgate.errors import StoreBusy, UsageError
 
 STORAGE_VERSION = "v1.0.0"
-ROLES = ("preflight", "baseline", "candidate", "measure")
+ROLES = ("preflight", "baseline", "candidate", "measure", "calibration")
 STATUSES = ("running", "complete", "aborted", "failed")
 # Samples of these sessions are never handed out unless asked for explicitly.
 UNUSABLE = ("running", "aborted")
 DECISION_COLUMNS = frozenset(
     "contract comparison_id base_session candidate_session verdict metric baseline_median "
     "candidate_median change_pct p_value ci_low ci_high test alpha n_baseline n_candidate "
-    "reasons document".split())
+    "reasons document looks runs_per_side".split())
 _LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 
 
@@ -50,38 +50,14 @@ class Summary:
     max: float
 
 
-HISTORY_SQL = """
-SELECT s.started, s.contract, s.commit_sha, s.role, s.n, s.median,
-       100.0 * (s.median - lag(s.median) OVER w) / abs(lag(s.median) OVER w) AS change_pct,
-       d.verdict, s.session_id
-FROM v_session_stats s
-LEFT JOIN decisions d ON d.candidate_session = s.session_id
-WHERE s.role IN ('baseline', 'candidate') AND s.metric = ? AND (? IS NULL OR s.contract = ?)
-WINDOW w AS (PARTITION BY s.contract ORDER BY s.started, s.session_id)
-ORDER BY s.started DESC, s.session_id DESC
-LIMIT ?
-"""
-
-EXPORT_SQL = """
-SELECT ses.contract, ses.role, ses.status, ses.commit_sha, ses.tree_sha, ses.host,
-       ses.started AS session_started, ses.id AS session_id, ses.comparison_id,
-       r.id AS run_id, r.idx AS run, r.warmup, r.exit_code, r.started AS run_started,
-       v.metric, v.value
-FROM samples v JOIN runs r ON r.id = v.run_id JOIN sessions ses ON ses.id = v.session_id
-ORDER BY ses.id, r.idx, v.metric
-"""
-
-PLOT_SQL = """
-SELECT s.session_id AS id, s.started, s.role, s.commit_sha, s.median, s.q1, s.q3,
-       s.min AS lo, s.max AS hi, bool_or(d.verdict = 'accepted') AS accepted
-FROM v_session_stats s LEFT JOIN decisions d ON d.candidate_session = s.session_id
-WHERE s.role IN ('baseline', 'candidate') AND s.metric = ? AND s.contract = ?
-GROUP BY ALL ORDER BY s.started, s.session_id
-"""
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def named_query(name: str) -> str:
+    """A read-only query kept as perfgate/queries/NAME.sql (SQL stays SQL, not Python strings)."""
+    return importlib.resources.files("perfgate.queries").joinpath(f"{name}.sql").read_text()
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -375,11 +351,12 @@ class Store:
         """Complete baseline/candidate sessions, newest first: median of `metric`, the change
         against the session before it (same contract; positive = the number went up), and the
         verdict when a decision used the session as its candidate."""
-        return self.query(HISTORY_SQL, [metric, contract, contract, last])
+        return self.query(named_query("history"), [metric, contract, contract, last])
 
     def export(self, path: Path, fmt: str) -> int:
         """Samples joined with their runs and sessions, to csv/parquet (DuckDB's COPY) or json."""
-        columns, rows = self.query(EXPORT_SQL)
+        export_sql = named_query("export")
+        columns, rows = self.query(export_sql)
         if fmt == "json":
             path.write_text(json.dumps([dict(zip(columns, r)) for r in rows], default=str,
                                        indent=1))
@@ -388,13 +365,30 @@ class Store:
         quoted = str(path).replace("'", "''")
         con = self._connect(read_only=True)
         try:
-            con.execute(f"COPY ({EXPORT_SQL}) TO '{quoted}' ({options})")
+            con.execute(f"COPY ({export_sql}) TO '{quoted}' ({options})")
         finally:
             con.close()
         return len(rows)
 
     def plot_series(self, *, metric: str, contract: str) -> list[dict[str, Any]]:
         """Per complete session in time order: median, quartiles, min, max; accepted marks."""
-        columns, rows = self.query(PLOT_SQL, [metric, contract])
+        columns, rows = self.query(named_query("plot"), [metric, contract])
         return [dict(zip(columns, r)) for r in rows]
 
+
+    def record_calibration(self, **fields: Any) -> int:
+        """One `perfgate calibrate` result (see migrations/0003)."""
+        for key in ("environment", "detail"):
+            if key in fields and not isinstance(fields[key], str | None):
+                fields[key] = json.dumps(fields[key])
+        cols = list(fields)
+        with self._tx() as con:
+            return con.execute(
+                f"INSERT INTO calibrations ({', '.join(cols)}, created) "
+                f"VALUES ({', '.join('?' for _ in cols)}, ?) RETURNING id",
+                [fields[c] for c in cols] + [_now()]).fetchone()[0]
+
+    def latest_calibration(self, contract: str) -> dict[str, Any] | None:
+        rows = self._dicts("SELECT * FROM calibrations WHERE contract = ? ORDER BY id DESC "
+                           "LIMIT 1", [contract])
+        return rows[0] if rows else None

@@ -46,6 +46,12 @@ def contract_yaml(name: str = "work", runs: int = 3, warmup: int = 0, extra: str
         """) + extra
 
 
+@pytest.fixture(autouse=True)
+def _not_in_ci(monkeypatch):
+    """The adaptive gate's default depends on $CI; tests pin it (and CI runners set it)."""
+    monkeypatch.delenv("CI", raising=False)
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository with work.py committed and contracts/work.yaml (untracked)."""

@@ -28,8 +28,24 @@ def test_scope_approve_baseline(repo):
                     "## Pre-flight result", "### Noise and power"):
         assert section in art
     assert "- language: python" in art.lower() or "- language:" in art
-    # 3 vs 3 runs can never reach p < 0.05 one-sided: scoping must say so and name N.
+    # 3 vs 3 runs can never reach p < 0.05 one-sided: scoping must say so and name N. The
+    # adaptive gate (on by default outside CI) can still add rounds, so it is not impossible.
+    assert "first look can never be significant" in art and "measurement_runs >= 4" in art
+    assert "adaptive: while a verdict is inconclusive, rounds of 3 more runs per side up to 30" \
+        in art
+    assert "### Environment" in art and "- load average (1 min) at start: " in art
+    stored = sql(repo, "SELECT fingerprint->>'$.environment.cores' AS cores FROM sessions "
+                       "WHERE role = 'preflight'")
+    assert stored and all(int(r["cores"]) >= 1 for r in stored)
+    # With a fixed N the same contract can never pass, and scoping says so.
+    path = repo / "contracts" / "work.yaml"
+    original = path.read_text()
+    path.write_text(original + "significance: {adaptive: false}\n")
+    assert perfgate("scope", "work", cwd=repo).returncode == 0
+    art = (repo / ".perfgate" / "work" / "scoping.md").read_text()
     assert "IMPOSSIBLE" in art and "measurement_runs >= 4" in art
+    path.write_text(original)
+    assert perfgate("scope", "work", cwd=repo).returncode == 0
 
     r = perfgate("baseline", "work", cwd=repo)
     assert r.returncode == 2

@@ -50,9 +50,10 @@ def record(ws: Workspace, pair: Pair, verdict: gate.Verdict, doc: dict[str, Any]
         candidate_median=p.candidate_median if p else None,
         change_pct=p.change_pct if p else None, p_value=p.p_value if p else None,
         ci_low=p.ci_low if p else None, ci_high=p.ci_high if p else None,
-        test=ws.contract.significance.test, alpha=ws.contract.significance.alpha,
+        test=ws.contract.significance.test, alpha=p.alpha if p else ws.contract.significance.alpha,
         n_baseline=p.n_baseline if p else 0, n_candidate=p.n_candidate if p else 0,
-        reasons=json.dumps(list(verdict.reasons)), document=json.dumps(doc))
+        reasons=json.dumps(list(verdict.reasons)), document=json.dumps(doc),
+        looks=doc["sequential"]["looks"], runs_per_side=doc["sequential"]["runs_per_side"])
 
 
 def commit_message(ws: Workspace, verdict: gate.Verdict, label: str) -> str:

@@ -42,7 +42,7 @@ def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
 
 def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = True,
                  allow_mismatch: bool = False, progress=None, adaptive: bool | None = None,
-                 mode: str = "improvement") -> Pair:
+                 mode: str = "improvement", run_verify: bool = True) -> Pair:
     """Verify the candidate, then record both sides as one comparison in the store.
 
     Adaptive: after each round, decide over what was measured at that look's share of alpha;
@@ -51,7 +51,7 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     c = ws.contract
     values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
     env, redact = secrets.environment(values), secrets.redactions(values)
-    failure = verify(ws, cand.cwd, env, redact)
+    failure = verify(ws, cand.cwd, env, redact) if run_verify else None
     if failure:
         return Pair(base, cand, None, failure)
     store = ws.project.store()

@@ -5,7 +5,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from perfgate import artifacts, recon, report, secrets, stats, vcs
+from perfgate import artifacts, environment, recon, report, secrets, sequential, stats, vcs
 from perfgate.artifacts import Artifact
 from perfgate.errors import MeasurementError, UsageError
 from perfgate.sessions import Recorder, Side
@@ -24,6 +24,7 @@ class Preflight:
     warnings: list[str] = field(default_factory=list)
     noise: list[str] = field(default_factory=list)
     session_id: int | None = None
+    environment: dict = field(default_factory=dict)
 
 
 def scope(ws: Workspace, *, progress=None) -> Artifact:
@@ -64,8 +65,9 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     store = ws.project.store()
     store.abort_stale()
     side = Side("pre-flight", "preflight", cwd, commit, None)
+    machine = environment.full()  # stored with the pre-flight session's fingerprint
     rec = Recorder(store, contract, env, redact=secrets.redactions(secret_values),
-                   stop_on_failure=False, progress=progress)
+                   stop_on_failure=False, progress=progress, environment=machine)
     try:
         rec.measure([side], warmup=contract.repro.warmup_runs, runs=runs)
     except MeasurementError:  # pragma: no cover - stop_on_failure=False never raises it
@@ -74,7 +76,8 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     pre = Preflight(runs=runs, passed=not side.problems,
                     exit_codes=[r.exit_code for r in side.records],
                     observed={n: side.values(n) for n in names},
-                    problems=list(side.problems), session_id=side.session_id)
+                    problems=list(side.problems), session_id=side.session_id,
+                    environment=machine)
     for name in names:
         if len(pre.observed[name]) < len(side.records):
             pre.passed = False
@@ -112,7 +115,17 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     lines: list[str] = []
     if c.threshold.significance_required and c.significance.test == "mann_whitney":
         pmin = stats.mw_min_p(n, n)
-        if pmin >= alpha:
+        looks = sequential.plan(n, c.repro.max_runs, alpha,
+                                adaptive=sequential.adaptive_enabled(c.significance.adaptive))
+        if len(looks) > 1:
+            lines.append(f"adaptive: while a verdict is inconclusive, rounds of {n} more runs per "
+                         f"side up to {c.repro.max_runs} ({len(looks)} looks; alpha {alpha} split "
+                         f"over them, {looks[-1].alpha:.3g} at the last).")
+        if pmin >= alpha and len(looks) > 1:
+            lines.append(f"with {n} vs {n} runs the first look can never be significant (smallest "
+                         f"p {pmin:.4g}); the adaptive gate will add runs, but measurement_runs "
+                         f">= {stats.mw_min_n(alpha)} saves a round.")
+        elif pmin >= alpha:
             lines.append(
                 f"IMPOSSIBLE: with {n} vs {n} runs the smallest possible one-sided Mann-Whitney "
                 f"p is {pmin:.4g}, never below alpha {alpha}: no change can ever pass. "
@@ -126,7 +139,7 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
         cv = d.cv if math.isfinite(d.cv) else 0.0
         lines.append(f"{c.metrics.primary.name}: median {d.median:.6g} {c.metrics.primary.unit}, "
                      f"CV {cv * 100:.1f}% over {d.n} pre-flight runs.")
-        target = _threshold_pct(ws, d.median)
+        target = threshold_pct(ws, d.median)
         if cv > 0 and target is not None:
             mde = stats.min_detectable_effect_pct(cv, n, alpha)
             if not math.isfinite(mde):
@@ -145,7 +158,20 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     return lines
 
 
-def _threshold_pct(ws: Workspace, median: float) -> float | None:
+def environment_lines(env: dict) -> list[str]:
+    """The machine checks as report lines: what was found, then advice for each problem."""
+    busy = ", ".join(f"{p['name']} ({p['pid']}, {p['cpu_pct']:.0f}%)"
+                     for p in env.get("heavy_processes") or []) or "none"
+    lines = [f"- CPU frequency governor: {env.get('governor', 'unknown')}",
+             f"- load average (1 min) at start: {env.get('load_avg_1m', 'unknown')}",
+             f"- cores: {env.get('cores', '?')} ({env.get('usable_cores', '?')} usable)",
+             f"- virtual machine: {env.get('virtualization', 'unknown')}",
+             f"- container: {env.get('container', 'unknown')}",
+             f"- busy processes: {busy}"]
+    return lines + [f"- advice: {a}" for a in environment.advice(env)]
+
+
+def threshold_pct(ws: Workspace, median: float) -> float | None:
     t = ws.contract.threshold
     candidates = []
     if t.type in ("pct", "both") and t.pct_min is not None:
@@ -235,6 +261,7 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     if not pre.warnings and pre.passed:
         out.append("- determinism: stdout identical in every run")
     out += ["", "### Noise and power"] + [f"- {line}" for line in pre.noise]
+    out += ["", "### Environment"] + environment_lines(pre.environment)
     out += ["", "## Approval", "",
             f"Review this contract, then run `perfgate approve {c.name}` to allow measurement."
             if pre.passed else
