@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 from dataclasses import dataclass, field
 
 from perfgate import artifacts, environment, recon, report, secrets, sequential, stats, vcs
@@ -92,8 +93,28 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
         v = verify_once(ws, cwd, env, secrets.redactions(secret_values))
         if v:
             pre.warnings.append(v)
+    if "instructions" in names:
+        pre.warnings += _counter_notes(pre, [r.wall_time for r in side.records])
     pre.noise = noise_and_power(ws, pre)
     return pre
+
+
+def _counter_notes(pre: Preflight, wall: list[float]) -> list[str]:
+    """The instructions metric needs a counter, and every run pays a second, counted pass."""
+    from perfgate import counters
+
+    counter = counters.tool()
+    if counter is None:
+        pre.passed = False
+        pre.problems.append("metric instructions: no instruction counter on this machine; "
+                            + counters.INSTALL_HINT)
+        return []
+    if counter.name == "perf":
+        return []
+    each = f" (here about {statistics.median(wall):.2g} s per run before the slowdown)" if wall else ""
+    return [f"instructions are counted by valgrind in a second pass of every run, typically "
+            f"{counter.slowdown * 0.4:.0f}-{counter.slowdown * 1.25:.0f}x slower than the timed "
+            f"pass{each}; lower measurement_runs or keep the repro short"]
 
 
 def verify_once(ws: Workspace, cwd, env, redact) -> str | None:
