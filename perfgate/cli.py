@@ -269,14 +269,18 @@ def _manual(brief: str, worktree: Path) -> None:
 @click.option("--warmup", "-w", type=click.IntRange(0), default=1, show_default=True)
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds per run.")
 @click.option("--json", "as_json", is_flag=True, help="Print every run as JSON on stdout.")
+@click.option("--instructions", is_flag=True,
+              help="Also count instructions (perf or valgrind, in a second pass of each run).")
 @click.argument("command", nargs=-1, required=True)
-def measure(runs: int, warmup: int, timeout: float, as_json: bool, command: tuple[str, ...]) -> None:
+def measure(runs: int, warmup: int, timeout: float, as_json: bool, instructions: bool,
+            command: tuple[str, ...]) -> None:
     """Time COMMAND like hyperfine: wall, CPU and peak memory of the whole process tree."""
     from perfgate import report, sessions
 
     with sessions.progress_bar() as progress:
         records = sessions.run_series(list(command), runs=runs, warmup=warmup,
-                                      timeout_s=timeout, progress=progress)
+                                      timeout_s=timeout, progress=progress,
+                                      count_instructions=instructions)
     click.echo(report.runs_json(records) if as_json else report.runs_table(records))
 
 

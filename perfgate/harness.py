@@ -305,8 +305,7 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
         Path(metrics_file).unlink(missing_ok=True)
     ru_mb, tree_mb = o.ru_maxrss_kb / 1024, o.tree_peak_kb / 1024
     builtin = {"wall_time": o.wall_ns / 1e9, "cpu_time": o.cpu, "peak_rss": tree_mb}
-    if o.exit_code == 0 and not o.timed_out and any(
-            getattr(s, "name", s) == "instructions" for s in metrics):
+    if o.exit_code == 0 and not o.timed_out and any(s.name == "instructions" for s in metrics):
         # A separate pass: the counter slows the command 1-50x, and the timed pass above must
         # stay what the user would see. Same tree, same environment, same arguments.
         count, problem = count_instructions(command, cwd=cwd, env=child_env,

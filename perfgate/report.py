@@ -65,7 +65,8 @@ def runs_table(records: Sequence[object]) -> str:
     names: list[str] = []
     for r in records:
         names += [k for k in r.metrics if k not in names]
-    units = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MB"}
+    from perfgate.metrics import BUILTIN_METRICS as units
+
     rows = []
     for name in names:
         d = stats.describe([r.metrics[name] for r in records if name in r.metrics])

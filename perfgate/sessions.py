@@ -184,15 +184,19 @@ def progress_bar():
 
 
 def run_series(command: list[str], *, runs: int, warmup: int, timeout_s: float,
-               cwd: Path | None = None, progress=None) -> list:
+               cwd: Path | None = None, progress=None, count_instructions: bool = False) -> list:
     """`perfgate measure`: the harness alone, no store. One argument is a shell string."""
     import shlex
 
+    from perfgate.contract import Metric
+
     script = command[0] if len(command) == 1 else shlex.join(command)
+    wanted = [Metric(name="instructions")] if count_instructions else []
     task = progress.add_task(script[:40], total=runs + warmup) if progress is not None else None
     records = []
     for i in range(warmup + runs):
-        rec = harness.run_once(script, cwd=cwd or Path.cwd(), timeout_s=timeout_s)
+        rec = harness.run_once(script, cwd=cwd or Path.cwd(), timeout_s=timeout_s,
+                               metrics=wanted)
         if rec.problem():
             raise MeasurementError(f"run {i + 1}: {rec.problem()}")
         if i >= warmup:

@@ -91,3 +91,11 @@ def test_instructions_as_the_primary_metric_end_to_end(repo):
     assert json.loads(r.stdout)[0]["cv"] < 0.002
     # A third of the loop, less than a third of the total: start-up counts too.
     assert 5 < doc["primary"]["change_pct"] < 33.4   # positive: better
+
+
+def test_measure_counts_on_request(tmp_path):
+    r = perfgate("measure", "-n", "2", "-w", "0", "--instructions", "--json", "--",
+                 LOOP.format(n=500), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    counts = [run["metrics"]["instructions"] for run in json.loads(r.stdout)["runs"]]
+    assert len(counts) == 2 and counts[0] == pytest.approx(counts[1], rel=0.005) and counts[0] > 1e5
