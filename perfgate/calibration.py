@@ -199,7 +199,6 @@ def markdown(r: Result) -> str:
             for i, d in enumerate(r.detail, 1)]
     return "\n".join(
         [f"# Calibration: {r.contract}", ""] + [f"- {x}" for x in summary_lines(r)] +
-        ["", "## Environment", ""] + [f"- {k}: {v}" for k, v in r.environment.items()] +
-        [f"- advice: {a}" for a in r.advice] +
+        ["", "## Environment", ""] + environment.lines(r.environment) +
         ["", "## Gates", "", report.markdown_table(
             ("#", "kind", "verdict", "change %", "p", "runs per side"), rows), ""])

@@ -34,8 +34,9 @@ def status_rows(project: Project) -> list[list[str]]:
             cal = store.latest_calibration(name)
             if cal is not None:
                 cv = "n/a" if cal["cv"] is None else f"{100 * cal['cv']:.1f}%"
+                mde = "n/a" if cal["mde_pct"] is None else f"{report.num(cal['mde_pct'], 3)}%"
                 calibrated = (f"false accepts {cal['false_accepts']}/{cal['gates']}, CV {cv}, "
-                              f"MDE {report.num(cal['mde_pct'], 3)}%, "
+                              f"MDE {mde}, "
                               f"N {cal['recommended_runs'] or '–'}")
         rows.append([name, stage, str(state.epoch), str(state.iteration), verdict,
                      (state.base_commit or "–")[:12], latest, calibrated])

@@ -179,19 +179,6 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     return lines
 
 
-def environment_lines(env: dict) -> list[str]:
-    """The machine checks as report lines: what was found, then advice for each problem."""
-    busy = ", ".join(f"{p['name']} ({p['pid']}, {p['cpu_pct']:.0f}%)"
-                     for p in env.get("heavy_processes") or []) or "none"
-    lines = [f"- CPU frequency governor: {env.get('governor', 'unknown')}",
-             f"- load average (1 min) at start: {env.get('load_avg_1m', 'unknown')}",
-             f"- cores: {env.get('cores', '?')} ({env.get('usable_cores', '?')} usable)",
-             f"- virtual machine: {env.get('virtualization', 'unknown')}",
-             f"- container: {env.get('container', 'unknown')}",
-             f"- busy processes: {busy}"]
-    return lines + [f"- advice: {a}" for a in environment.advice(env)]
-
-
 def threshold_pct(ws: Workspace, median: float) -> float | None:
     t = ws.contract.threshold
     candidates = []
@@ -282,7 +269,7 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     if not pre.warnings and pre.passed:
         out.append("- determinism: stdout identical in every run")
     out += ["", "### Noise and power"] + [f"- {line}" for line in pre.noise]
-    out += ["", "### Environment"] + environment_lines(pre.environment)
+    out += ["", "### Environment"] + environment.lines(pre.environment)
     out += ["", "## Approval", "",
             f"Review this contract, then run `perfgate approve {c.name}` to allow measurement."
             if pre.passed else
