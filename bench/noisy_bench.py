@@ -10,8 +10,9 @@ aa      A/A gates (a commit against itself) with adaptive rounds on: N = 5 per s
         where the corrected one stopped.
 power   A true 1.2x speed-up (wall time 16.7% lower), threshold 10%: fixed N = 5 against
         adaptive rounds (5 up to 20), gate by gate alternately so both see the same machine.
-counts  The demo repro, N = 10 runs: the spread of wall_time vs instructions (valgrind or
-        perf), and the smallest change each can detect at N = 5 (80% power, alpha 0.05).
+counts  The demo repro, N = 10 runs, on a quiet machine and then with a busy loop on every
+        core: the spread of wall_time vs instructions (valgrind or perf), and the smallest
+        change each can detect at N = 5 (80% power, alpha 0.05).
 
 Every gate is a real `perfgate compare --yes --json` in a scratch git repository.
 """
@@ -134,26 +135,44 @@ def power(k: int) -> None:
 
 
 def counts(n: int = 10) -> None:
+    """Quiet, then with a CPU burner per core running beside it: the neighbours' effect."""
+    import os
+    import subprocess
+
     from perfgate import counters, stats
 
     demo = Path(__file__).resolve().parent.parent / "examples" / "demo" / "slow.py"
-    t = time.perf_counter()
-    r = perfgate("measure", "--runs", str(n), "--warmup", "1", "--instructions", "--json", "--",
-                 f"{PY} {demo}")
-    took = time.perf_counter() - t
-    runs = json.loads(r.stdout)["runs"]
-    wall = [x["wall_time"] for x in runs]
-    ins = [x["metrics"]["instructions"] for x in runs]
+    rows, took = [], 0.0
+    for label in ("quiet", "a busy loop on every core"):
+        burners = [] if label == "quiet" else [
+            subprocess.Popen([PY, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        try:
+            t = time.perf_counter()
+            r = perfgate("measure", "--runs", str(n), "--warmup", "1", "--instructions",
+                         "--json", "--", f"{PY} {demo}")
+            took += time.perf_counter() - t
+        finally:
+            for b in burners:
+                b.kill()
+                b.wait()
+        runs = json.loads(r.stdout)["runs"]
+        for name, xs in (("wall_time", [x["wall_time"] for x in runs]),
+                         ("instructions", [x["metrics"]["instructions"] for x in runs])):
+            cv = statistics.stdev(xs) / statistics.fmean(xs)
+            mde = stats.min_detectable_effect_pct(cv, 5, 0.05)
+            rows.append(f"| {label} | {name} | {statistics.median(xs):.4g} | {100 * cv:.2g}% | "
+                        + (f"{mde:.2g}%" if mde >= 0.001 else "< 0.001%") + " |")
+        if label == "quiet":
+            wall = statistics.median(x["wall_time"] for x in runs)
+            quiet_took = took
     print(f"### wall_time vs instructions on the demo repro\n\nmachine: {machine()}; "
-          f"`{PY} examples/demo/slow.py`, N = {n} (+1 warmup); counter: {counters.tool().name};"
-          f" {took:.0f} s in all\n")
-    print("| metric | median | CV | smallest change detectable at N = 5 |\n|---|---|---|---|")
-    for name, xs in (("wall_time", wall), ("instructions", ins)):
-        cv = statistics.stdev(xs) / statistics.fmean(xs)
-        mde = stats.min_detectable_effect_pct(cv, 5, 0.05)
-        print(f"| {name} | {statistics.median(xs):.4g} | {100 * cv:.3g}% | {mde:.2g}% |")
-    print(f"\nCost: each counted run took about {took / (n + 1) / statistics.median(wall):.0f}x "
-          "the timed run (timed and counted passes together).\n")
+          f"`python examples/demo/slow.py`, N = {n} (+1 warmup) per row pair; counter: "
+          f"{counters.tool().name}; {took:.0f} s in all\n")
+    print("| machine | metric | median | CV | smallest change detectable at N = 5 |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nCost: a run with its counted pass took about "
+          f"{quiet_took / (n + 1) / wall:.0f}x the timed run alone (quiet machine).\n")
 
 
 def main() -> None:

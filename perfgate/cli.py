@@ -27,7 +27,9 @@ def _err(text: str) -> None:
     click.echo(text, err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes: 0 accepted, 1 rejected, 2 usage or contract error, "
+                    "3 unexpected, 4 inconclusive, 130 interrupted.")
 @click.version_option(package_name="perfgate")
 def cli() -> None:
     """Measure a change, test it for significance, and keep it only if it earned it."""

@@ -99,3 +99,16 @@ def test_measure_counts_on_request(tmp_path):
     assert r.returncode == 0, r.stderr
     counts = [run["metrics"]["instructions"] for run in json.loads(r.stdout)["runs"]]
     assert len(counts) == 2 and counts[0] == pytest.approx(counts[1], rel=0.005) and counts[0] > 1e5
+
+
+def test_scoping_without_a_counter_fails_with_an_install_hint(monkeypatch):
+    from perfgate.stages import scoping
+
+    pre = scoping.Preflight(runs=3, passed=True, exit_codes=[0, 0, 0], observed={})
+    monkeypatch.setattr(counters, "tool", lambda: None)
+    assert scoping._counter_notes(pre, [0.1, 0.1, 0.1]) == []
+    assert pre.passed is False
+    assert pre.problems == ["metric instructions: no instruction counter on this machine; "
+                            + counters.INSTALL_HINT]
+    monkeypatch.setattr(counters, "tool", lambda: counters.Counter("perf", 1.1))
+    assert scoping._counter_notes(pre, [0.1]) == []   # perf costs nothing worth a warning
