@@ -19,6 +19,7 @@ from pathlib import Path
 
 from perfgate import metrics as metrics_mod
 from perfgate import proctree
+from perfgate.errors import MeasurementError
 
 STDOUT_KEEP = 8 * 1024 * 1024     # what metric parsing sees; the hash covers everything
 STDERR_KEEP = 4 * 1024
@@ -246,6 +247,28 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
                     sha.hexdigest(), total[0], bytes(out_buf), bytes(err_buf))
 
 
+LOST_RETRIES = 3
+
+
+def _execute_measured(argv: Sequence[str], **kw) -> _Outcome:
+    """_execute, run again if the command's exit status was lost.
+
+    Rarely (about once in a few thousand runs on this machine, more under load) wait4 finds
+    the launched command already reaped by someone else: its exit status and rusage are gone.
+    Such a run measured nothing we can trust, so it is discarded and the run repeated.
+    """
+    for attempt in range(LOST_RETRIES):
+        try:
+            return _execute(argv, **kw)
+        except ChildProcessError:
+            if attempt == LOST_RETRIES - 1:
+                raise MeasurementError(
+                    f"lost track of the command's process {LOST_RETRIES} times in a row "
+                    "(something else reaped it); is another tool waiting on perfgate's "
+                    "children?") from None
+    raise AssertionError("unreachable")
+
+
 def _quietly(fn: Callable[[int], None], arg: int) -> None:
     with contextlib.suppress(Exception):
         fn(arg)
@@ -297,8 +320,8 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
     child_env = dict(os.environ if env is None else env)
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
     try:
-        o = _execute(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd, env=child_env,
-                     timeout_s=timeout_s, on_spawn=on_spawn, launch=True)
+        o = _execute_measured(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd,
+                              env=child_env, timeout_s=timeout_s, on_spawn=on_spawn, launch=True)
         found, missing, errors = metrics_mod.extract(
             metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))
     finally:
@@ -341,8 +364,8 @@ def count_instructions(command: str, *, cwd, env: Mapping[str, str] | None = Non
     child_env.setdefault("PYTHONHASHSEED", "0")
     try:
         argv = counter.wrap(argv_for(command, cwd, child_env.get("PATH")), outdir)
-        o = _execute(argv, cwd=cwd, env=child_env, timeout_s=timeout_s * counter.slowdown * 2,
-                     poll=False)
+        o = _execute_measured(argv, cwd=cwd, env=child_env,
+                              timeout_s=timeout_s * counter.slowdown * 2, poll=False)
         if o.timed_out:
             return None, f"the counted run under {counter.name} timed out"
         if o.exit_code != 0:

@@ -6,6 +6,7 @@ import textwrap
 import time
 
 import psutil
+import pytest
 
 from perfgate import harness
 from perfgate.contract import Metric
@@ -172,3 +173,27 @@ def test_plain_commands_skip_the_shell(tmp_path):
     assert harness.argv_for("echo a | wc -l", tmp_path)[:2] == ["/bin/sh", "-c"]
     assert harness.argv_for("X=1 env", tmp_path)[:2] == ["/bin/sh", "-c"]
     assert harness.argv_for("./nope", tmp_path)[:2] == ["/bin/sh", "-c"]
+
+
+def test_a_run_whose_status_was_lost_is_repeated(tmp_path, monkeypatch):
+    from perfgate import harness
+    from perfgate.errors import MeasurementError
+
+    real, calls = harness._execute, []
+
+    def flaky(argv, **kw):
+        calls.append(argv)
+        if len(calls) == 1:
+            raise ChildProcessError(10, "No child processes")
+        return real(argv, **kw)
+
+    monkeypatch.setattr(harness, "_execute", flaky)
+    rec = harness.run_once("exit 3", cwd=tmp_path)
+    assert rec.exit_code == 3 and len(calls) == 2
+
+    def lost(argv, **kw):
+        raise ChildProcessError(10, "No child processes")
+
+    monkeypatch.setattr(harness, "_execute", lost)
+    with pytest.raises(MeasurementError, match="lost track of the command's process 3 times"):
+        harness.run_once("true", cwd=tmp_path)
