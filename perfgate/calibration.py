@@ -18,7 +18,9 @@ from perfgate.sessions import Side
 from perfgate.workspace import Workspace
 
 BURN_METRICS = ("wall_time", "cpu_time", "instructions")
-PROBE_ITERATIONS = 200_000
+# Enough loop iterations to stand well clear of timing noise; a count needs far fewer (and
+# under valgrind every iteration costs ~30x).
+PROBE_ITERATIONS = {"wall_time": 200_000, "cpu_time": 200_000, "instructions": 20_000}
 
 
 def burn_loop(iterations: int) -> str:
@@ -148,7 +150,8 @@ def _burn_iterations(ws: Workspace, cwd, effect_pct: float, median: float) -> in
                                  metrics=[prim]) for _ in range(3)]
         return statistics.median(r.metrics[prim.name] for r in runs)
 
-    per_iteration = (cost(PROBE_ITERATIONS) - cost(0)) / PROBE_ITERATIONS
+    probe = PROBE_ITERATIONS[prim.name]
+    per_iteration = (cost(probe) - cost(0)) / probe
     if per_iteration <= 0:
         raise UsageError("calibrate: the burn loop did not measurably cost anything here")
     e = effect_pct / 100

@@ -41,6 +41,9 @@ def test_the_timed_pass_stays_honest(tmp_path):
     counted = [harness.run_once(f"{PY} w.py", cwd=tmp_path, metrics=wanted) for _ in range(3)]
     assert all(r.ok for r in counted), counted[0].problem()
     assert all(r.metrics["instructions"] > 1e7 for r in counted)
+    # Python's per-process hash salt would move the count ~0.7%; the counted pass pins it.
+    counts = [r.metrics["instructions"] for r in counted]
+    assert (max(counts) - min(counts)) / min(counts) < 1e-4
     # The slowdown of the counter (10x and more) must not leak into the timed figures.
     assert min(r.wall_time for r in counted) < plain * 3
 
@@ -66,8 +69,13 @@ def test_perf_output_is_parsed(tmp_path):
 
 
 def test_instructions_as_the_primary_metric_end_to_end(repo):
+    # A shell repro: valgrind costs ~30x on Python's start-up, little on a shell loop.
+    (repo / "work.sh").write_text(LOOP.format(n=6000) + "\n")
+    git(repo, "add", "work.sh")
+    git(repo, "commit", "-qm", "shell repro")
     (repo / "contracts" / "work.yaml").write_text(
-        contract_yaml(runs=4).replace("name: wall_time, unit: s", "name: instructions")
+        contract_yaml(runs=4).replace(f"script: {PY} work.py", "script: sh work.sh")
+        .replace("name: wall_time, unit: s", "name: instructions")
         .replace("pct_min: 20", "pct_min: 5") + "significance: {adaptive: false}\n")
     r = perfgate("scope", "work", cwd=repo)
     assert r.returncode == 0, r.stderr
@@ -76,7 +84,7 @@ def test_instructions_as_the_primary_metric_end_to_end(repo):
         assert "instructions are counted by valgrind in a second pass of every run" in art
     assert "preflight: passed" in art
     base = git(repo, "rev-parse", "HEAD")
-    (repo / "work.py").write_text((repo / "work.py").read_text().replace("60000", "40000"))
+    (repo / "work.sh").write_text(LOOP.format(n=4000) + "\n")
     git(repo, "commit", "-qam", "a third less work")
     head = git(repo, "rev-parse", "HEAD")
     r = perfgate("compare", "work", "--base", base, "--head", head, "--yes", "--json", cwd=repo)
@@ -89,8 +97,8 @@ def test_instructions_as_the_primary_metric_end_to_end(repo):
                  "--format", "json", cwd=repo)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["cv"] < 0.002
-    # A third of the loop, less than a third of the total: start-up counts too.
-    assert 5 < doc["primary"]["change_pct"] < 33.4   # positive: better
+    # A third of the loop, a little less of the total: the shell's start-up counts too.
+    assert 25 < doc["primary"]["change_pct"] < 33.4   # positive: better
 
 
 def test_measure_counts_on_request(tmp_path):

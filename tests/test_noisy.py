@@ -100,27 +100,27 @@ def test_the_loop_moves_on_from_an_inconclusive_hotspot(tmp_path):
 
 def test_calibrate_measures_false_accepts_noise_and_power(repo):
     # A shell-only repro keeps valgrind cheap; instruction counts make every figure exact.
-    loop = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done"
+    loop = "i=0; while [ $i -lt 1000 ]; do i=$((i+1)); done"
     text = contract_yaml(runs=4).replace(f"script: {PY} work.py", f"script: '{loop}'")
     text = text.replace("name: wall_time, unit: s", "name: instructions")
     (repo / "contracts" / "work.yaml").write_text(text + "significance: {adaptive: false}\n")
-    r = perfgate("calibrate", "work", "--gates", "2", "--effect", "40", "--yes", cwd=repo)
+    r = perfgate("calibrate", "work", "--gates", "1", "--effect", "40", "--yes", cwd=repo)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
-    assert out.startswith("A/A false accepts: 0/2 (0.0%, alpha 0.05; a fixed N, 4 runs per "
+    assert out.startswith("A/A false accepts: 0/1 (0.0%, alpha 0.05; a fixed N, 4 runs per "
                           "side on average)"), out
-    m = re.search(r"instructions CV: ([0-9.e+-]+)% \(median over 4 sessions\)", out)
+    m = re.search(r"instructions CV: ([0-9.e+-]+)% \(median over 2 sessions\)", out)
     assert m and float(m.group(1)) < 0.01, out     # counts, not seconds: no noise to speak of
-    assert "synthetic 40% improvement detected: 2/2 (100% power)" in out
+    assert "synthetic 40% improvement detected: 1/1 (100% power)" in out
     md = (repo / ".perfgate" / "work" / "calibration.md").read_text()
     assert "## Environment" in md and "load average" in md
-    assert md.count("| accepted |") == 2 and md.count("| rejected |") == 2
+    assert md.count("| accepted |") == 1 and md.count("| rejected |") == 1
     r = perfgate("sql", "SELECT gates, false_accepts, detected, effect_pct FROM calibrations",
                  "--format", "json", cwd=repo)
-    assert json.loads(r.stdout) == [{"gates": 2, "false_accepts": 0, "detected": 2,
+    assert json.loads(r.stdout) == [{"gates": 1, "false_accepts": 0, "detected": 1,
                                      "effect_pct": 40.0}]
     r = perfgate("status", cwd=repo)
-    assert r.returncode == 0 and re.search(r"false accepts 0/2, CV 0.0%, MDE [0-9.e+-]+%, N 4",
+    assert r.returncode == 0 and re.search(r"false accepts 0/1, CV 0.0%, MDE [0-9.e+-]+%, N 4",
                                            r.stdout), r.stdout
 
 
