@@ -11,13 +11,13 @@ SLOW = "total = 0\nfor i in range({n}):\n    total += i * i % 7\nprint('result o
 
 
 def two_commits(repo, runs, extra=""):
-    """A base and a 3x faster head; returns (base, head)."""
+    """A base and a head with a ninth of the work; returns (base, head)."""
     (repo / "work.py").write_text(SLOW.format(n=900_000))
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=runs) + extra)
     git(repo, "commit", "-qam", "base")
     base = git(repo, "rev-parse", "HEAD")
-    (repo / "work.py").write_text(SLOW.format(n=300_000))
-    git(repo, "commit", "-qam", "3x faster")
+    (repo / "work.py").write_text(SLOW.format(n=100_000))
+    git(repo, "commit", "-qam", "much faster")
     return base, git(repo, "rev-parse", "HEAD")
 
 
@@ -29,13 +29,13 @@ def compare(repo, base, head, *args):
 
 
 def test_a_fixed_n_too_small_for_the_test_is_inconclusive_exit_4(repo):
-    # 3 vs 3 runs: the smallest one-sided Mann-Whitney p is 1/20 = alpha, so even a 3x
-    # speed-up cannot be significant. That is not a rejection of the change: it is undecided.
+    # 3 vs 3 runs: the smallest one-sided Mann-Whitney p is 1/20 = alpha, so even a
+    # big speed-up cannot be significant. That is not a rejection of the change: undecided.
     base, head = two_commits(repo, runs=3)
     r, doc = compare(repo, base, head, "--no-adaptive")
     assert r.returncode == 4, r.stderr
     assert doc["verdict"] == "inconclusive"
-    assert doc["primary"]["change_pct"] > 40 and doc["primary"]["passed"] is False
+    assert doc["primary"]["change_pct"] > 20 and doc["primary"]["passed"] is False
     assert any("not significant" in x or "cannot be" in x for x in doc["reasons"]), doc
     assert doc["sequential"]["adaptive"] is False and doc["sequential"]["rounds"] == 1
     assert doc["sequential"]["runs_per_side"] == 3
