@@ -69,7 +69,7 @@ def test_gate_exit_4_archives_the_undecided_diff(repo):
         contract_yaml(runs=3) + "significance: {adaptive: false}\n")
     git(repo, "commit", "-qam", "base")
     assert perfgate("scope", "work", "--yes", cwd=repo).returncode == 0
-    (repo / "work.py").write_text(SLOW.format(n=300_000))
+    (repo / "work.py").write_text(SLOW.format(n=100_000))
     before = snapshot(repo)
     r = perfgate("gate", "work", "--from-checkout", cwd=repo)
     assert r.returncode == 4, r.stdout + r.stderr
