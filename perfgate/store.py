@@ -301,13 +301,18 @@ class Store:
         unknown = sorted(set(fields) - DECISION_COLUMNS)
         if unknown:
             raise ValueError(f"decisions has no column {', '.join(unknown)}")
-        for key in ("reasons", "document"):
+        return self._insert("decisions", "decided", fields, ("reasons", "document"))
+
+    def _insert(self, table: str, stamp: str, fields: dict[str, Any],
+                as_json: Sequence[str]) -> int:
+        """One row of `fields` (JSON columns serialised), `stamp` set to now; returns its id."""
+        for key in as_json:
             if key in fields and not isinstance(fields[key], str | None):
                 fields[key] = json.dumps(fields[key])
         cols = list(fields)
         with self._tx() as con:
             return con.execute(
-                f"INSERT INTO decisions ({', '.join(cols)}, decided) "
+                f"INSERT INTO {table} ({', '.join(cols)}, {stamp}) "
                 f"VALUES ({', '.join('?' for _ in cols)}, ?) RETURNING id",
                 [fields[c] for c in cols] + [_now()]).fetchone()[0]
 
@@ -375,18 +380,9 @@ class Store:
         columns, rows = self.query(named_query("plot"), [metric, contract])
         return [dict(zip(columns, r)) for r in rows]
 
-
     def record_calibration(self, **fields: Any) -> int:
         """One `perfgate calibrate` result (see migrations/0003)."""
-        for key in ("environment", "detail"):
-            if key in fields and not isinstance(fields[key], str | None):
-                fields[key] = json.dumps(fields[key])
-        cols = list(fields)
-        with self._tx() as con:
-            return con.execute(
-                f"INSERT INTO calibrations ({', '.join(cols)}, created) "
-                f"VALUES ({', '.join('?' for _ in cols)}, ?) RETURNING id",
-                [fields[c] for c in cols] + [_now()]).fetchone()[0]
+        return self._insert("calibrations", "created", fields, ("environment", "detail"))
 
     def latest_calibration(self, contract: str) -> dict[str, Any] | None:
         rows = self._dicts("SELECT * FROM calibrations WHERE contract = ? ORDER BY id DESC "
