@@ -61,13 +61,14 @@ def schema() -> None:
               "memory_peak, db_query or custom.")
 @click.option("--description", help="What is measured (required for a custom domain).")
 @click.option("--repro", help="The shell command that reproduces the workload.")
-@click.option("--primary", help="Primary metric name (wall_time, cpu_time, peak_rss or custom).")
+@click.option("--primary",
+              help="Primary metric name (wall_time, cpu_time, peak_rss, instructions or custom).")
 @click.option("--unit", help="Unit of the primary metric.")
 @click.option("--higher-is-better", is_flag=True, default=None, help="The primary should rise.")
 @click.option("--watchdog", "watchdogs", multiple=True, metavar="NAME:PCT",
-              help="A watchdog metric and its max regression %% (repeatable).")
+              help="A watchdog metric and its max regression % (repeatable).")
 @click.option("--no-watchdogs", is_flag=True, help="No watchdog metrics.")
-@click.option("--threshold-pct", type=float, help="Minimum improvement in %%.")
+@click.option("--threshold-pct", type=float, help="Minimum improvement in %.")
 @click.option("--warmup", type=int, help="Warmup runs.")
 @click.option("--runs", type=int, help="Measurement runs (at least 3).")
 @click.option("--verify", help="Command that must pass on every candidate.")
