@@ -97,7 +97,8 @@ def calibrate(ws: Workspace, *, gates: int = 20, effect_pct: float | None = None
             if s is not None and s.cv is not None and kind == "A/A":
                 cvs.append(s.cv)
                 all_values.extend(store.samples(side.session_id, prim.name))
-        per_side.append(p.n_candidate if p else 0)
+        if kind == "A/A":   # the effect gates stop early by design: they'd flatter the mean
+            per_side.append(p.n_candidate if p else 0)
         return {"kind": kind, "verdict": verdict.verdict,
                 "change_pct": p.change_pct if p else None,
                 "p_value": p.p_value if p else None,
