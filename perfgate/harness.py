@@ -314,8 +314,11 @@ def _redact(text: str, redact: Sequence[str]) -> str:
 
 def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
              timeout_s: float = 600, metrics: Sequence = (), redact: Sequence[str] = (),
-             on_spawn: Callable[[int], None] | None = None) -> RunRecord:
-    """Run a shell command once and measure it: wall, CPU and peak memory of the whole tree."""
+             on_spawn: Callable[[int], None] | None = None, count: bool = True) -> RunRecord:
+    """Run a shell command once and measure it: wall, CPU and peak memory of the whole tree.
+
+    With `instructions` among the metrics and `count`, a second pass counts instructions
+    (warmup runs skip it: their timed pass already warmed caches and wrote .pyc files)."""
     metrics_file = _scratch("metrics.json")  # the command creates it if it has anything to say
     child_env = dict(os.environ if env is None else env)
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
@@ -328,7 +331,8 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
         Path(metrics_file).unlink(missing_ok=True)
     ru_mb, tree_mb = o.ru_maxrss_kb / 1024, o.tree_peak_kb / 1024
     builtin = {"wall_time": o.wall_ns / 1e9, "cpu_time": o.cpu, "peak_rss": tree_mb}
-    if o.exit_code == 0 and not o.timed_out and any(s.name == "instructions" for s in metrics):
+    if count and o.exit_code == 0 and not o.timed_out and any(
+            s.name == "instructions" for s in metrics):
         # A separate pass: the counter slows the command 1-50x, and the timed pass above must
         # stay what the user would see. Same tree, same environment, same arguments.
         count, problem = count_instructions(command, cwd=cwd, env=child_env,

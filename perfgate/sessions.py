@@ -57,7 +57,7 @@ class Recorder:
         rec = harness.run_once(
             side.script or self.contract.repro.script, cwd=side.cwd, env=self.env,
             timeout_s=self.contract.repro.timeout_s, metrics=self.contract.metrics.all(),
-            redact=self.redact,
+            redact=self.redact, count=not warmup,
             on_spawn=lambda pgid: self.store.set_pgid(side.session_id, pgid))
         self.store.add_run(side.session_id, idx, rec, warmup=warmup)
         (side.warmups if warmup else side.records).append(rec)
@@ -196,7 +196,7 @@ def run_series(command: list[str], *, runs: int, warmup: int, timeout_s: float,
     records = []
     for i in range(warmup + runs):
         rec = harness.run_once(script, cwd=cwd or Path.cwd(), timeout_s=timeout_s,
-                               metrics=wanted)
+                               metrics=wanted, count=i >= warmup)
         if rec.problem():
             raise MeasurementError(f"run {i + 1}: {rec.problem()}")
         if i >= warmup:

@@ -74,7 +74,7 @@ def test_instructions_as_the_primary_metric_end_to_end(repo):
     git(repo, "add", "work.sh")
     git(repo, "commit", "-qm", "shell repro")
     (repo / "contracts" / "work.yaml").write_text(
-        contract_yaml(runs=4).replace(f"script: {PY} work.py", "script: sh work.sh")
+        contract_yaml(runs=4, warmup=1).replace(f"script: {PY} work.py", "script: sh work.sh")
         .replace("name: wall_time, unit: s", "name: instructions")
         .replace("pct_min: 20", "pct_min: 5") + "significance: {adaptive: false}\n")
     r = perfgate("scope", "work", cwd=repo)
@@ -97,6 +97,13 @@ def test_instructions_as_the_primary_metric_end_to_end(repo):
                  "--format", "json", cwd=repo)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["cv"] < 0.002
+    # Warmup runs are timed but not counted: valgrind's ~30x is paid for measured runs only.
+    r = perfgate("sql", "SELECT r.warmup, count(m.value) AS counted FROM runs r LEFT JOIN "
+                 "samples m ON m.run_id = r.id AND m.metric = 'instructions' WHERE "
+                 f"r.session_id = {doc['base']['session']} GROUP BY ALL ORDER BY 1",
+                 "--format", "json", cwd=repo)
+    assert json.loads(r.stdout) == [{"warmup": False, "counted": 4},
+                                    {"warmup": True, "counted": 0}]
     # A third of the loop, a little less of the total: the shell's start-up counts too.
     assert 25 < doc["primary"]["change_pct"] < 33.4   # positive: better
 
