@@ -12,7 +12,8 @@ power   A true 1.2x speed-up (wall time 16.7% lower), threshold 10%: fixed N = 5
         adaptive rounds (5 up to 20), gate by gate alternately so both see the same machine.
 counts  The demo repro, N = 10 runs, as the machine is and then with a busy loop on every
         core: the spread of wall_time vs instructions (valgrind or perf), and the smallest
-        change each can detect at N = 5 (80% power, alpha 0.05).
+        change each can detect at N = 5 (80% power, alpha 0.05). A last row counts with
+        PYTHONHASHSEED=random: what pinning the hash seed in the counted pass buys.
 
 Every gate is a real `perfgate compare --yes --json` in a scratch git repository.
 """
@@ -143,21 +144,25 @@ def counts(n: int = 10) -> None:
 
     demo = Path(__file__).resolve().parent.parent / "examples" / "demo" / "slow.py"
     rows, took = [], 0.0
-    for label in ("no added load", "a busy loop on every core"):
-        burners = [] if label == "no added load" else [
-            subprocess.Popen([PY, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    cases = [("no added load", False, {}), ("a busy loop on every core", True, {}),
+             ("no added load, hash seed not pinned", False, {"PYTHONHASHSEED": "random"})]
+    for label, burn, env in cases:
+        burners = [subprocess.Popen([PY, "-c", "while True: pass"])
+                   for _ in range(os.cpu_count() or 1)] if burn else []
         try:
             t = time.perf_counter()
-            r = perfgate("measure", "--runs", str(n), "--warmup", "1", "--instructions",
-                         "--json", "--", f"{PY} {demo}")
+            r = subprocess.run([PY, "-m", "perfgate", "measure", "--runs", str(n), "--warmup",
+                                "1", "--instructions", "--json", "--", f"{PY} {demo}"],
+                               capture_output=True, text=True, check=True,
+                               env={**os.environ, **env})
             took += time.perf_counter() - t
         finally:
             for b in burners:
                 b.kill()
                 b.wait()
         runs = json.loads(r.stdout)["runs"]
-        for name, xs in (("wall_time", [x["wall_time"] for x in runs]),
-                         ("instructions", [x["metrics"]["instructions"] for x in runs])):
+        series = [("wall_time", [x["wall_time"] for x in runs])] if not env else []
+        for name, xs in series + [("instructions", [x["metrics"]["instructions"] for x in runs])]:
             cv = statistics.stdev(xs) / statistics.fmean(xs)
             mde = stats.min_detectable_effect_pct(cv, 5, 0.05)
             rows.append(f"| {label} | {name} | {statistics.median(xs):.4g} | {100 * cv:.2g}% | "

@@ -362,9 +362,9 @@ def count_instructions(command: str, *, cwd, env: Mapping[str, str] | None = Non
     outdir.mkdir()
     child_env = dict(os.environ if env is None else env)
     child_env["PERFGATE_METRICS_FILE"] = str(outdir / "metrics.json")  # read by the timed pass
-    # Python salts str hashes per process, which moves its instruction count by ~0.7% run to
-    # run (bench/noise_bench.py); a fixed seed makes the count exact. Like CodSpeed, we pin it
-    # for the counted pass only, unless the user's environment already chose one.
+    # Python salts str hashes per process, which moves its instruction count run to run
+    # (bench/noisy_bench.py counts); a fixed seed makes the count repeatable. Like CodSpeed,
+    # we pin it for the counted pass only, unless the user's environment already chose one.
     child_env.setdefault("PYTHONHASHSEED", "0")
     try:
         argv = counter.wrap(argv_for(command, cwd, child_env.get("PATH")), outdir)
