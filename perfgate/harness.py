@@ -101,11 +101,16 @@ class _Outcome:
     stderr_tail: bytes
 
 
-# A tiny shell starts the command in the background, reports its pid and exits. The command
-# is then a child of the small shell, not of perfgate, so the kernel's ru_maxrss for it does
-# not start at perfgate's own size (a forked child's high-water mark is its parent's until
-# exec), and as perfgate is a child subreaper the command re-parents to us for wait4.
-_LAUNCH = 'f=$1; shift; "$@" & echo $! > "$f"'
+# A tiny shell starts the command in the background and exits. The command is then a child
+# of the small shell, not of perfgate, so the kernel's ru_maxrss for it does not start at
+# perfgate's own size (a forked child's high-water mark is its parent's until exec), and as
+# perfgate is a child subreaper the command re-parents to us for wait4.
+# The background side writes its own pid (read from /proc/self/stat: dash has no $BASHPID)
+# and execs the command, so the launcher runs nothing after the fork: a shell that still had
+# `echo $!` to run would reap a command that had already exited, and its exit status would
+# be lost to us. `exec` also means a name like `true` runs the program, not a shell builtin.
+_LAUNCH = 'f=$1; shift; { read -r pid rest < /proc/self/stat; echo "$pid" > "$f"; exec "$@"; } &'
+PID_WAIT_S = 5.0
 
 
 _SCRATCH: list[str] = []
@@ -129,7 +134,7 @@ def _launch(argv: Sequence[str], **popen) -> tuple[subprocess.Popen, int]:
     try:
         os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
         proc.returncode = 0
-        return proc, int(Path(pidfile).read_text().strip())
+        return proc, _read_pid(pidfile)
     except BaseException:
         # Ctrl-C between the launch and the wait: the command already runs in the group.
         proctree.kill_group(proc.pid, signal.SIGKILL)
@@ -137,6 +142,20 @@ def _launch(argv: Sequence[str], **popen) -> tuple[subprocess.Popen, int]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(pidfile)
+
+
+def _read_pid(pidfile: str) -> int:
+    """The pid the command's side wrote (it may still be on its way: it runs concurrently)."""
+    deadline = time.monotonic() + PID_WAIT_S
+    while True:
+        with contextlib.suppress(FileNotFoundError):
+            text = Path(pidfile).read_text()
+            if text.endswith("\n"):
+                return int(text)
+        if time.monotonic() > deadline:
+            raise MeasurementError("the launcher did not report the command's pid "
+                                   f"within {PID_WAIT_S:g} s (fork failed?)")
+        time.sleep(0.0002)
 
 
 def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
@@ -253,9 +272,10 @@ LOST_RETRIES = 3
 def _execute_measured(argv: Sequence[str], **kw) -> _Outcome:
     """_execute, run again if the command's exit status was lost.
 
-    Rarely (about once in a few thousand runs on this machine, more under load) wait4 finds
-    the launched command already reaped by someone else: its exit status and rusage are gone.
-    Such a run measured nothing we can trust, so it is discarded and the run repeated.
+    If wait4 finds the command already reaped by someone else (the launcher used to do it
+    when the command exited before the launcher's last line; a library in the same process
+    calling wait() could), its exit status and rusage are gone: that run measured nothing
+    we can trust, so it is discarded and repeated.
     """
     for attempt in range(LOST_RETRIES):
         try:
