@@ -177,10 +177,10 @@ def lines(env: dict) -> list[str]:
     """The machine checks as report lines: what was found, then advice for each problem."""
     busy = ", ".join(f"{p['name']} ({p['pid']}, {p['cpu_pct']:.0f}%)"
                      for p in env.get("heavy_processes") or []) or "none"
-    lines = [f"- CPU frequency governor: {env.get('governor', 'unknown')}",
+    found = [f"- CPU frequency governor: {env.get('governor', 'unknown')}",
              f"- load average (1 min) at start: {env.get('load_avg_1m', 'unknown')}",
              f"- cores: {env.get('cores', '?')} ({env.get('usable_cores', '?')} usable)",
              f"- virtual machine: {env.get('virtualization', 'unknown')}",
              f"- container: {env.get('container', 'unknown')}",
              f"- busy processes: {busy}"]
-    return lines + [f"- advice: {a}" for a in advice(env)]
+    return found + [f"- advice: {a}" for a in advice(env)]

@@ -277,16 +277,15 @@ def _execute_measured(argv: Sequence[str], **kw) -> _Outcome:
     calling wait() could), its exit status and rusage are gone: that run measured nothing
     we can trust, so it is discarded and repeated.
     """
-    for attempt in range(LOST_RETRIES):
-        try:
+    for _ in range(LOST_RETRIES - 1):
+        with contextlib.suppress(ChildProcessError):
             return _execute(argv, **kw)
-        except ChildProcessError:
-            if attempt == LOST_RETRIES - 1:
-                raise MeasurementError(
-                    f"lost track of the command's process {LOST_RETRIES} times in a row "
-                    "(something else reaped it); is another tool waiting on perfgate's "
-                    "children?") from None
-    raise AssertionError("unreachable")
+    try:
+        return _execute(argv, **kw)
+    except ChildProcessError:
+        raise MeasurementError(
+            f"lost track of the command's process {LOST_RETRIES} times in a row (something "
+            "else reaped it); is another tool waiting on perfgate's children?") from None
 
 
 def _quietly(fn: Callable[[int], None], arg: int) -> None:
@@ -355,10 +354,9 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
             s.name == "instructions" for s in metrics):
         # A separate pass: the counter slows the command 1-50x, and the timed pass above must
         # stay what the user would see. Same tree, same environment, same arguments.
-        count, problem = count_instructions(command, cwd=cwd, env=child_env,
-                                            timeout_s=timeout_s)
-        if count is not None:
-            builtin["instructions"] = float(count)
+        n, problem = count_instructions(command, cwd=cwd, env=child_env, timeout_s=timeout_s)
+        if n is not None:
+            builtin["instructions"] = float(n)
         else:
             errors.append(f"metric instructions: {problem}")
     stderr_tail = _redact(o.stderr_tail.decode(errors="replace"), redact)[-STDERR_KEEP:]
@@ -381,7 +379,8 @@ def count_instructions(command: str, *, cwd, env: Mapping[str, str] | None = Non
     outdir = Path(_scratch("count"))
     outdir.mkdir()
     child_env = dict(os.environ if env is None else env)
-    child_env["PERFGATE_METRICS_FILE"] = str(outdir / "metrics.json")  # read by the timed pass
+    # A file of its own: what the timed pass reported must not be overwritten.
+    child_env["PERFGATE_METRICS_FILE"] = str(outdir / "metrics.json")
     # Python salts str hashes per process, which moves its instruction count run to run
     # (bench/noisy_bench.py counts); a fixed seed makes the count repeatable. Like CodSpeed,
     # we pin it for the counted pass only, unless the user's environment already chose one.

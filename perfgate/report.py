@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from perfgate.metrics import BUILTIN_METRICS
+
 
 def metric_spec(m) -> str:
     """A metric as the seed workflow writes it: `{name, unit, lower_is_better[, max_regression_pct]}`."""
@@ -37,7 +39,7 @@ def summary_rows(summaries: Mapping[str, object], units: Mapping[str, str]) -> l
     rows = []
     for name, s in summaries.items():
         cv = "–" if s.cv is None or not math.isfinite(s.cv) else f"{s.cv * 100:.1f}%"
-        rows.append([name, units.get(name, ""), str(s.n), num(s.median), num(s.mean),
+        rows.append([name, BUILTIN_METRICS.get(name, ""), str(s.n), num(s.median), num(s.mean),
                      num(s.sd), cv, num(s.min), num(s.max)])
     return rows
 
@@ -65,12 +67,10 @@ def runs_table(records: Sequence[object]) -> str:
     names: list[str] = []
     for r in records:
         names += [k for k in r.metrics if k not in names]
-    from perfgate.metrics import BUILTIN_METRICS as units
-
     rows = []
     for name in names:
         d = stats.describe([r.metrics[name] for r in records if name in r.metrics])
-        rows.append([name, units.get(name, ""), f"{num(d.mean)} ± {num(d.sd)}", num(d.median),
+        rows.append([name, BUILTIN_METRICS.get(name, ""), f"{num(d.mean)} ± {num(d.sd)}", num(d.median),
                      num(d.min), num(d.max), str(d.n)])
     return plain_table(("metric", "unit", "mean ± sd", "median", "min", "max", "n"), rows)
 

@@ -188,10 +188,10 @@ def run_series(command: list[str], *, runs: int, warmup: int, timeout_s: float,
     """`perfgate measure`: the harness alone, no store. One argument is a shell string."""
     import shlex
 
-    from perfgate.contract import Metric
+    from perfgate.metrics import Builtin
 
     script = command[0] if len(command) == 1 else shlex.join(command)
-    wanted = [Metric(name="instructions")] if count_instructions else []
+    wanted = [Builtin("instructions")] if count_instructions else []
     task = progress.add_task(script[:40], total=runs + warmup) if progress is not None else None
     records = []
     for i in range(warmup + runs):
