@@ -11,8 +11,15 @@ from pathlib import Path
 
 # Measured by the harness itself; every other name must be reported by the command.
 # `instructions` costs a second, counted pass of every run (see counters.py).
-BUILTIN_METRICS: dict[str, str] = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MB",
+BUILTIN_METRICS: dict[str, str] = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MiB",
                                    "instructions": "instructions"}
+
+
+# Units a contract may spell a built-in metric's unit with; it is stored as the first one.
+# peak_rss has always been mebibytes (RSS / 1024 / 1024): "MB" is read as that.
+BUILTIN_UNITS: dict[str, tuple[str, ...]] = {
+    "wall_time": ("s", "sec", "seconds"), "cpu_time": ("s", "sec", "seconds"),
+    "peak_rss": ("MiB", "MB"), "instructions": ("instructions",)}
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perfgate import harness
-from perfgate.errors import Interrupted, MeasurementError
+from perfgate import harness, proctree
+from perfgate.errors import Interrupted, MeasurementError, RunFailed
 
 if TYPE_CHECKING:  # pydantic costs ~80 ms of start-up that `perfgate measure` does not need
     from perfgate.contract import Contract
+
+# What runs one command once and measures it: harness.run_once, or a fake in the gate loop's
+# tests (as hyperfine's mock executor), which then run in milliseconds.
+Executor = Callable[..., harness.RunRecord]
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Recorder:
     stop_on_failure: bool = True
     progress: object = None          # a rich Progress (or None)
     environment: dict | None = None  # machine checks for the fingerprint; default: the quick ones
+    ledger: Path | None = None       # where running process groups are recorded (see proctree)
+    executor: Executor = harness.run_once
     _task: object = None
 
     def open(self, side: Side, fingerprint: dict) -> None:
@@ -54,11 +60,10 @@ class Recorder:
             fingerprint=fingerprint, comparison_id=self.comparison_id)
 
     def run(self, side: Side, idx: int, *, warmup: bool) -> harness.RunRecord:
-        rec = harness.run_once(
+        rec = self.executor(
             side.script or self.contract.repro.script, cwd=side.cwd, env=self.env,
             timeout_s=self.contract.repro.timeout_s, metrics=self.contract.metrics.all(),
-            redact=self.redact, count=not warmup,
-            on_spawn=lambda pgid: self.store.set_pgid(side.session_id, pgid))
+            redact=self.redact, count=not warmup, ledger=self.ledger)
         self.store.add_run(side.session_id, idx, rec, warmup=warmup)
         (side.warmups if warmup else side.records).append(rec)
         problem = rec.problem()
@@ -66,7 +71,7 @@ class Recorder:
             kind = "warmup run" if warmup else "run"
             side.problems.append(f"{side.label} {kind} {idx + 1}: {problem}")
             if self.stop_on_failure:
-                raise MeasurementError(side.problems[-1])
+                raise RunFailed(side.problems[-1], side.role)
         if self.progress is not None and self._task is not None:
             self.progress.advance(self._task)
         return rec
@@ -82,6 +87,7 @@ class Recorder:
         """
         from perfgate import environment
 
+        recover(self.store, self.ledger)
         fingerprint = {**harness.fingerprint(),
                        "environment": self.environment or environment.quick()}
         for side in sides:
@@ -119,7 +125,7 @@ class Recorder:
                 f"{side.label}: the repro changed files in its tree ({shown}); write outputs "
                 "outside the tree or to git-ignored paths")
             if self.stop_on_failure:
-                raise MeasurementError(side.problems[-1])
+                raise RunFailed(side.problems[-1], side.role)
 
     @contextlib.contextmanager
     def _progress_task(self, total: int, label: str) -> Iterator[None]:
@@ -146,6 +152,19 @@ class Recorder:
             raise
         for s in sides:
             self.store.finish_session(s.session_id, "failed" if s.problems else "complete")
+
+
+def recover(store, ledger: Path | None) -> list[int]:
+    """What a killed perfgate left behind, set right before any new session opens: its
+    `running` sessions become aborted (never used for a decision) and the process groups in
+    the ledger whose perfgate is gone are killed. Returns the aborted sessions' ids."""
+    aborted = store.abort_stale()
+    if ledger is not None:
+        ledger.mkdir(parents=True, exist_ok=True)
+        for path, pgid in proctree.orphaned_groups(ledger):
+            harness.sweep(pgid)
+            Path(path).unlink(missing_ok=True)
+    return aborted
 
 
 def schedule(sides: list[Side], runs: int, interleave: bool) -> Iterator[tuple[Side, int]]:

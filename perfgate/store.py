@@ -160,30 +160,21 @@ class Store:
                 raise
         self._migrated = True
 
-    def schema_version(self) -> int:
-        with self._tx() as con:
-            return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
-
     # -- sessions and runs ----------------------------------------------------------------
 
     def begin_session(self, *, contract: str, role: str, commit_sha: str | None,
                       tree_sha: str | None, contract_digest: str | None,
-                      fingerprint: dict, comparison_id: int | None = None,
-                      pgid: int | None = None) -> int:
+                      fingerprint: dict, comparison_id: int | None = None) -> int:
         if role not in ROLES:
             raise ValueError(f"session role must be one of {', '.join(ROLES)}, got {role!r}")
         with self._tx() as con:
             return con.execute(
                 "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
-                "contract_digest, fingerprint, host, pid, pgid, started, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
+                "contract_digest, fingerprint, host, pid, started, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
                 [contract, role, comparison_id, commit_sha, tree_sha, contract_digest,
                  json.dumps(fingerprint, sort_keys=True), socket.gethostname(), os.getpid(),
-                 pgid, _now()]).fetchone()[0]
-
-    def set_pgid(self, session_id: int, pgid: int) -> None:
-        with self._tx() as con:
-            con.execute("UPDATE sessions SET pgid = ? WHERE id = ?", [pgid, session_id])
+                 _now()]).fetchone()[0]
 
     def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> int:
         """The run and one sample per metric; warmup runs are kept but never summarised."""
@@ -208,15 +199,15 @@ class Store:
             con.execute("UPDATE sessions SET status = ?, finished = ? "
                         "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
 
-    def abort_stale(self) -> list[tuple[int, int | None]]:
+    def abort_stale(self) -> list[int]:
         """Running sessions of dead perfgate processes on this host become aborted; returns
-        (session_id, pgid) so the caller can sweep the process groups they left behind."""
+        their ids (sessions.recover also kills the process groups they left behind)."""
         host = socket.gethostname()
         with self._tx() as con:
-            rows = con.execute("SELECT id, pid, pgid FROM sessions WHERE status = 'running' "
+            rows = con.execute("SELECT id, pid FROM sessions WHERE status = 'running' "
                                "AND host = ? ORDER BY id", [host]).fetchall()
-            dead = [(sid, pgid) for sid, pid, pgid in rows if not (pid and proctree.exists(pid))]
-            for sid, _ in dead:
+            dead = [sid for sid, pid in rows if not (pid and proctree.exists(pid))]
+            for sid in dead:
                 con.execute("UPDATE sessions SET status = 'aborted', finished = ? WHERE id = ?",
                             [_now(), sid])
             return dead

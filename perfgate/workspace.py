@@ -26,6 +26,11 @@ class Project:
         return self.dir / "perfgate.duckdb"
 
     @property
+    def ledger_dir(self) -> Path:
+        """The process groups of running commands (proctree's ledger)."""
+        return self.dir / "running"
+
+    @property
     def doit_dep_file(self) -> Path:
         return self.dir / "doit.sqlite3"
 

@@ -41,7 +41,7 @@ def contract_yaml(name: str = "work", runs: int = 3, warmup: int = 0, extra: str
         metrics:
           primary: {{name: wall_time, unit: s, lower_is_better: true}}
           watchdogs:
-            - {{name: peak_rss, unit: MB, lower_is_better: true, max_regression_pct: 50}}
+            - {{name: peak_rss, unit: MiB, lower_is_better: true, max_regression_pct: 50}}
         threshold: {{type: pct, pct_min: 20}}
         """) + extra
 
