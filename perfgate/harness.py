@@ -136,6 +136,8 @@ def _scratch(name: str) -> str:
 
 def _launch(argv: Sequence[str], ledger: Path | None, **popen) -> tuple[subprocess.Popen, int]:
     pidfile = _scratch("pid")
+    if ledger is not None:
+        os.makedirs(ledger, exist_ok=True)
     proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", str(ledger or ""), pidfile,
                              *argv], **popen)
     try:

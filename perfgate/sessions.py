@@ -49,9 +49,13 @@ class Recorder:
     stop_on_failure: bool = True
     progress: object = None          # a rich Progress (or None)
     environment: dict | None = None  # machine checks for the fingerprint; default: the quick ones
-    ledger: Path | None = None       # where running process groups are recorded (see proctree)
+    ledger: Path | None = None       # running process groups (proctree); beside the store
     executor: Executor = harness.run_once
     _task: object = None
+
+    def __post_init__(self) -> None:
+        if self.ledger is None:
+            self.ledger = Path(self.store.path).parent / "running"
 
     def open(self, side: Side, fingerprint: dict) -> None:
         side.session_id = self.store.begin_session(

@@ -27,7 +27,8 @@ class Project:
 
     @property
     def ledger_dir(self) -> Path:
-        """The process groups of running commands (proctree's ledger)."""
+        """The process groups of running commands (proctree's ledger; sessions.Recorder
+        finds it beside the store)."""
         return self.dir / "running"
 
     @property

@@ -23,8 +23,7 @@ def baseline(ws: Workspace, *, progress=None) -> Artifact:
     state_mod.write(ws.state_path, state)
     side = Side("baseline", "baseline", base, state.base_commit, vcs.tree_hash(base))
     rec = Recorder(store, contract, secrets.environment(secret_values),
-                   redact=secrets.redactions(secret_values), progress=progress,
-                   ledger=ws.project.ledger_dir)
+                   redact=secrets.redactions(secret_values), progress=progress)
     rec.measure([side], warmup=contract.repro.warmup_runs, runs=contract.repro.measurement_runs)
     summaries = store.summary(side.session_id)
     meta = {"epoch": state.epoch, "result": "done", "contract": contract.name,

@@ -70,8 +70,7 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     looks = sequential.plan(c.repro.measurement_runs, c.repro.max_runs, c.significance.alpha,
                             adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive))
     reached = [looks[0]]
-    rec = Recorder(store, c, env, redact=redact, progress=progress,
-                   ledger=ws.project.ledger_dir, executor=executor)
+    rec = Recorder(store, c, env, redact=redact, progress=progress, executor=executor)
     try:
         if interleave:
             sides = [base, cand]

@@ -65,7 +65,6 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     secret_values = secrets.load(contract.secrets_file_path, ws.root, source=str(ws.contract_path))
     env = secrets.environment(secret_values)
     store = ws.project.store()
-    store.abort_stale()
     side = Side("pre-flight", "preflight", cwd, commit, None)
     machine = environment.full()  # stored with the pre-flight session's fingerprint
     rec = Recorder(store, contract, env, redact=secrets.redactions(secret_values),
@@ -120,7 +119,8 @@ def verify_once(ws: Workspace, cwd, env, redact) -> str | None:
     from perfgate import harness
 
     res = harness.run_shell(ws.contract.verify, cwd=cwd, env=env,
-                            timeout_s=ws.contract.repro.timeout_s, redact=redact)
+                            timeout_s=ws.contract.repro.timeout_s, redact=redact,
+                            ledger=ws.project.ledger_dir)
     if res.returncode == 0:
         return None
     return (f"verify fails on the base commit (exit {res.returncode}); every candidate "
