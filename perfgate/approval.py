@@ -19,10 +19,10 @@ def _scoped(ws: Workspace) -> tuple[artifacts.Artifact, State]:
     state = state_mod.read(ws.state_path, ws.name)
     art = artifacts.read_artifact(ws.artifact("scoping"))
     if art is None or state.scoping_epoch is None or art.epoch != state.scoping_epoch:
-        raise UsageError(f"contract {ws.name} has not been scoped: run `perfgate scope {ws.name}`")
+        raise UsageError(f"contract {ws.name} has not been scoped: run `perfgate scope {ws.handle}`")
     if art.meta.get("contract_digest") != ws.contract.digest():
         raise UsageError(f"{ws.display(ws.contract_path)} changed since it was scoped; the "
-                         f"approval no longer holds: run `perfgate scope {ws.name}` again")
+                         f"approval no longer holds: run `perfgate scope {ws.handle}` again")
     return art, state
 
 
@@ -31,7 +31,7 @@ def approve(ws: Workspace) -> State:
     art, state = _scoped(ws)
     if art.meta.get("preflight") != "passed":
         raise UsageError(f"{ws.display(ws.artifact('scoping'))}: the pre-flight failed; fix the "
-                         f"repro or contract and run `perfgate scope {ws.name}` again")
+                         f"repro or contract and run `perfgate scope {ws.handle}` again")
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     art.meta["result"] = "approved"
     art.meta["approved_at"] = at
@@ -63,5 +63,5 @@ def require(ws: Workspace) -> State:
     if not ok:
         raise UsageError(f"contract {ws.name} is not approved: review "
                          f"{ws.display(ws.artifact('scoping'))}, then run "
-                         f"`perfgate approve {ws.name}`")
+                         f"`perfgate approve {ws.handle}`")
     return state

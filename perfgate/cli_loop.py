@@ -24,10 +24,15 @@ from perfgate.errors import UsageError
 @click.argument("contract")
 @ROOT_OPTION
 def check(contract: str, root: Path) -> None:
-    """Validate CONTRACT and print it with every default filled in."""
+    """Validate CONTRACT and print it with every default filled in; the secrets file must
+    exist (a warning if others can read it)."""
     from perfgate import contract as c
+    from perfgate import secrets
 
-    click.echo(c.to_yaml(c.load(c.resolve(contract, root.resolve()))), nl=False)
+    path = c.resolve(contract, root.resolve())
+    loaded = c.load(path)
+    secrets.load(loaded.secrets_file_path, root.resolve(), source=str(path))
+    click.echo(c.to_yaml(loaded), nl=False)
 
 
 @click.command()
@@ -89,7 +94,7 @@ def scope(contract: str, yes: bool, root: Path) -> None:
                          f"{ws.display(result.artifact)}); fix them and scope again")
     if yes:
         approval.approve(ws)
-        err(f"approved {ws.name}; next: perfgate baseline {ws.name}")
+        err(f"approved {ws.name}; next: perfgate baseline {ws.handle}")
 
 
 @click.command()
@@ -101,7 +106,7 @@ def approve(contract: str, root: Path) -> None:
 
     ws = workspace(root, contract)
     approval.approve(ws)
-    err(f"approved {ws.name}; next: perfgate baseline {ws.name}")
+    err(f"approved {ws.name}; next: perfgate baseline {ws.handle}")
 
 
 @click.command()

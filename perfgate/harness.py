@@ -1,4 +1,5 @@
-"""The only module that spawns processes: timed repro runs, verify/profiler commands, git calls."""
+"""The only module that spawns processes: timed repro runs, verify and profiler commands, git,
+the fixer and the counters; proctree, its helper, watches and kills their trees."""
 from __future__ import annotations
 
 import contextlib

@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,42 +162,57 @@ class Store:
 
     # -- sessions and runs ----------------------------------------------------------------
 
-    def begin_session(self, *, contract: str, role: str, commit_sha: str | None,
-                      tree_sha: str | None, contract_digest: str | None,
-                      fingerprint: dict, comparison_id: int | None = None) -> int:
-        if role not in ROLES:
-            raise ValueError(f"session role must be one of {', '.join(ROLES)}, got {role!r}")
+    def begin_session(self, **fields: Any) -> int:
+        return self.begin_sessions([fields])[0]
+
+    def begin_sessions(self, sessions: Sequence[Mapping[str, Any]]) -> list[int]:
+        """New `running` sessions (contract, role, commit_sha, tree_sha, contract_digest,
+        fingerprint, comparison_id), in one transaction; returns their ids in order."""
+        for s in sessions:
+            if s["role"] not in ROLES:
+                raise ValueError(f"session role must be one of {', '.join(ROLES)}, "
+                                 f"got {s['role']!r}")
         with self._tx() as con:
-            return con.execute(
+            return [con.execute(
                 "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
                 "contract_digest, fingerprint, host, pid, started, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
-                [contract, role, comparison_id, commit_sha, tree_sha, contract_digest,
-                 json.dumps(fingerprint, sort_keys=True), socket.gethostname(), os.getpid(),
-                 _now()]).fetchone()[0]
+                [s["contract"], s["role"], s.get("comparison_id"), s.get("commit_sha"),
+                 s.get("tree_sha"), s.get("contract_digest"),
+                 json.dumps(s.get("fingerprint") or {}, sort_keys=True), socket.gethostname(),
+                 os.getpid(), _now()]).fetchone()[0] for s in sessions]
 
-    def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> int:
-        """The run and one sample per metric; warmup runs are kept but never summarised."""
+    def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> None:
+        self.add_runs([(session_id, idx, record, warmup)])
+
+    def add_runs(self, runs: Sequence[tuple[int, int, Any, bool]], *,
+                 finish: Mapping[int, str] | None = None) -> None:
+        """Runs (session_id, idx, record, warmup) with one sample per metric, then sessions
+        that end (id -> complete | failed | aborted), all in one transaction. Warmup runs are
+        kept but never summarised."""
+        for status in (finish or {}).values():
+            if status not in STATUSES[1:]:
+                raise ValueError(f"a session finishes {', '.join(STATUSES[1:])}, got {status!r}")
         with self._tx() as con:
-            run_id = con.execute(
-                "INSERT INTO runs (session_id, idx, warmup, exit_code, timed_out, stdout_sha256, "
-                "stdout_bytes, stderr_tail, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "RETURNING id",
-                [session_id, idx, warmup, record.exit_code, record.timed_out,
-                 record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
-            ).fetchone()[0]
-            rows = [(run_id, session_id, k, float(v)) for k, v in sorted(record.metrics.items())]
-            if rows:
-                con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
-            return run_id
+            for session_id, idx, record, warmup in runs:
+                run_id = con.execute(
+                    "INSERT INTO runs (session_id, idx, warmup, exit_code, timed_out, "
+                    "stdout_sha256, stdout_bytes, stderr_tail, started) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [session_id, idx, warmup, record.exit_code, record.timed_out,
+                     record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
+                ).fetchone()[0]
+                rows = [(run_id, session_id, k, float(v))
+                        for k, v in sorted(record.metrics.items())]
+                if rows:
+                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
+            for session_id, status in (finish or {}).items():
+                # Only a running session can end: an aborted one never becomes complete later.
+                con.execute("UPDATE sessions SET status = ?, finished = ? "
+                            "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
 
     def finish_session(self, session_id: int, status: str = "complete") -> None:
-        if status not in STATUSES[1:]:
-            raise ValueError(f"a session finishes {', '.join(STATUSES[1:])}, got {status!r}")
-        with self._tx() as con:
-            # Only a running session can end: an aborted one never becomes complete later.
-            con.execute("UPDATE sessions SET status = ?, finished = ? "
-                        "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
+        self.add_runs([], finish={session_id: status})
 
     def abort_stale(self) -> list[int]:
         """Running sessions of dead perfgate processes on this host become aborted; returns
@@ -254,6 +269,27 @@ class Store:
                 "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id = ? AND m.metric = ? AND NOT r.warmup ORDER BY r.idx",
                 [session_id, metric]).fetchall()]
+
+    def values(self, session_ids: Sequence[int], metrics: Sequence[str]
+               ) -> dict[int, dict[str, list[float]]]:
+        """Measurement values per session and metric, in run order, in one read (the gate's
+        two sessions: filtered on the sessions first, so the history's size does not matter).
+        Running or aborted sessions are refused, as by `summary`."""
+        out: dict[int, dict[str, list[float]]] = {sid: {m: [] for m in metrics}
+                                                  for sid in session_ids}
+        with self._tx() as con:
+            for sid in session_ids:
+                self._check_usable(con, sid, False)
+            rows = con.execute(
+                "SELECT m.session_id, m.metric, m.value FROM samples m "
+                "JOIN runs r ON r.id = m.run_id "
+                "WHERE m.session_id IN (SELECT unnest(?::BIGINT[])) "
+                "AND m.metric IN (SELECT unnest(?::VARCHAR[])) AND NOT r.warmup "
+                "ORDER BY m.session_id, m.metric, r.idx",
+                [list(session_ids), list(metrics)]).fetchall()
+        for sid, metric, value in rows:
+            out[sid][metric].append(value)
+        return out
 
     def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._tx() as con:

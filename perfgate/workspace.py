@@ -68,6 +68,15 @@ class Workspace:
         return self.contract.name
 
     @property
+    def handle(self) -> str:
+        """How to name this contract on perfgate's command line: its name when it lives in
+        contracts/, else its path."""
+        if self.contract_path.parent == self.project.contracts_dir and \
+                self.contract_path.stem == self.name:
+            return self.name
+        return self.display(self.contract_path)
+
+    @property
     def root(self) -> Path:
         return self.project.root
 

@@ -45,10 +45,11 @@ def test_secrets_never_reach_the_store_an_artifact_or_a_log(repo, tmp_path):
 def test_secrets_file_missing_is_a_one_line_error(repo, tmp_path):
     (repo / "contracts" / "work.yaml").write_text(
         contract_yaml(extra=f"secrets_file_path: {tmp_path / 'nope.env'}\n"))
-    r = perfgate("scope", "work", cwd=repo)
-    assert r.returncode == 2
-    assert r.stderr.strip() == (f"Error: {repo / 'contracts' / 'work.yaml'}: secrets_file_path: "
-                                f"{tmp_path / 'nope.env'} does not exist")
+    expected = (f"Error: {repo / 'contracts' / 'work.yaml'}: secrets_file_path: "
+                f"{tmp_path / 'nope.env'} does not exist")
+    for command in ("scope", "check"):   # `check` looks for the file too, before any run
+        r = perfgate(command, "work", cwd=repo)
+        assert (r.returncode, r.stderr.strip()) == (2, expected)
 
 
 def test_world_readable_secrets_file_warns(repo, tmp_path):
@@ -57,9 +58,12 @@ def test_world_readable_secrets_file_warns(repo, tmp_path):
     secrets.chmod(0o644)
     (repo / "contracts" / "work.yaml").write_text(
         contract_yaml(extra=f"secrets_file_path: {secrets}\n"))
-    r = perfgate("scope", "work", cwd=repo)
-    assert r.returncode == 0, r.stderr
-    assert f"Warning: {secrets} is readable by other users; chmod 600 {secrets}" in r.stderr
+    warning = (f"Warning: {repo / 'contracts' / 'work.yaml'}: secrets_file_path: {secrets} is "
+               f"readable by other users; chmod 600 {secrets}")
+    for command in ("check", "scope"):
+        r = perfgate(command, "work", cwd=repo)
+        assert r.returncode == 0, r.stderr
+        assert warning in r.stderr
 
 
 MARK = "perfgate-kill9-marker"

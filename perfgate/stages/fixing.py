@@ -36,7 +36,7 @@ def take_checkout(ws: Workspace) -> str:
     pending = vcs.dirty(work)
     if pending:
         raise UsageError(f"{ws.display(work)} already holds an ungated change ({len(pending)} "
-                         f"file(s)); gate it first with `perfgate gate {ws.name}`")
+                         f"file(s)); gate it first with `perfgate gate {ws.handle}`")
     before = vcs.tree_hash(work)
     vcs.copy_changes(root, work)
     after = vcs.tree_hash(work)

@@ -25,13 +25,18 @@ def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Ve
         on_candidate = pair.run_failure.role == pair.candidate.role
         return gate.decide(*((empty, failed) if on_candidate else (failed, empty)), c,
                            look=pair.look)
-    store = ws.project.store()
-    names = [m.name for m in c.metrics.all()]
-    base = gate.Samples({n: store.samples(pair.base.session_id, n) for n in names},
-                        failures=tuple(pair.base.problems))
-    cand = gate.Samples({n: store.samples(pair.candidate.session_id, n) for n in names},
-                        failures=tuple(pair.candidate.problems))
+    b, cnd = _values(ws, pair)
+    base = gate.Samples(b, failures=tuple(pair.base.problems))
+    cand = gate.Samples(cnd, failures=tuple(pair.candidate.problems))
     return gate.decide(base, cand, c, mode=mode, look=pair.look)
+
+
+def _values(ws: Workspace, pair: Pair) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Both sessions' values of every metric of the contract, as stored."""
+    names = [m.name for m in ws.contract.metrics.all()]
+    ids = (pair.base.session_id, pair.candidate.session_id)
+    values = ws.project.store().values(ids, names)
+    return values[ids[0]], values[ids[1]]
 
 
 def document(ws: Workspace, pair: Pair, verdict: gate.Verdict) -> dict[str, Any]:
@@ -93,14 +98,8 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     artifacts.write_atomic(ws.dir / "verdict.json", report.json_document(doc))
     plot_name = None
     if not (pair.verify_failure or pair.run_failure) and verdict.primary is not None:
-        from perfgate import plot
-
-        store = ws.project.store()
-        names = [m.name for m in ws.contract.metrics.all()]
-        series = {n: (store.samples(pair.base.session_id, n),
-                      store.samples(pair.candidate.session_id, n)) for n in names}
         plot_name = "gating.png"
-        plot.samples(series, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}")
+        plot_samples(ws, pair, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}")
     meta = {"epoch": epoch, "result": verdict.verdict, "contract": ws.name,
             "base_session": pair.base.session_id or None,
             "candidate_session": pair.candidate.session_id or None,
@@ -117,11 +116,8 @@ def plot_samples(ws: Workspace, pair: Pair, path, title: str):
     """Both samples of every metric, from the store, as a PNG."""
     from perfgate import plot
 
-    store = ws.project.store()
-    names = [m.name for m in ws.contract.metrics.all()]
-    series = {n: (store.samples(pair.base.session_id, n),
-                  store.samples(pair.candidate.session_id, n)) for n in names}
-    return plot.samples(series, path, title=title)
+    base, cand = _values(ws, pair)
+    return plot.samples({n: (base[n], cand[n]) for n in base}, path, title=title)
 
 
 def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:

@@ -77,8 +77,8 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
         else:
             _reuse_baseline(ws, store, base, allow_mismatch)
             sides = [cand]
-        base_values = None if interleave else {
-            m.name: store.samples(base.session_id, m.name) for m in c.metrics.all()}
+        base_values = None if interleave else store.values(
+            [base.session_id], [m.name for m in c.metrics.all()])[base.session_id]
         more = _next_round(c, looks, reached, base, cand, base_values, mode)
         rec.measure(sides, warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs, more=more)
     except RunFailed as exc:
@@ -114,7 +114,7 @@ def _reuse_baseline(ws: Workspace, store, base: Side, allow_mismatch: bool) -> N
     found = store.latest_session(ws.name, "baseline", contract_digest=ws.contract.digest())
     if found is None or found.get("commit_sha") != base.commit:
         raise UsageError(f"no complete baseline of {ws.name} at {base.commit[:12]} in the store: "
-                         f"run `perfgate baseline {ws.name}` or drop --no-interleave")
+                         f"run `perfgate baseline {ws.handle}` or drop --no-interleave")
     stored = found["fingerprint"]
     if isinstance(stored, str):
         import json

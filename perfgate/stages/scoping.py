@@ -234,7 +234,7 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     out += ["", "### Noise and power"] + [f"- {line}" for line in pre.noise]
     out += ["", "### Environment"] + environment.lines(pre.environment)
     out += ["", "## Approval", "",
-            f"Review this contract, then run `perfgate approve {c.name}` to allow measurement."
+            f"Review this contract, then run `perfgate approve {ws.handle}` to allow measurement."
             if pre.passed else
-            f"The pre-flight failed: fix it, then run `perfgate scope {c.name}` again.", ""]
+            f"The pre-flight failed: fix it, then run `perfgate scope {ws.handle}` again.", ""]
     return "\n".join(out)
