@@ -87,8 +87,9 @@ def test_fixer_gets_separate_arguments_and_environment(tmp_path):
     assert seen["argv"][0] == seen["env"] == str(root / ".perfgate" / "demo" / "work")
     # A fixer that changes nothing uses up hotspots, not iterations.
     assert [v for _, v in verdicts(root)] == ["no change"] * len(calls)
-    assert [json.loads(c["argv"][1])["function"] for c in calls][:3] == [
-        "gap_counts", "digest", "is_prime"]
+    # gap_counts dominates the profile; digest and is_prime are close, their order varies.
+    offered = [json.loads(c["argv"][1])["function"] for c in calls]
+    assert offered[0] == "gap_counts" and set(offered[1:3]) == {"digest", "is_prime"}
 
 
 def _measuring_candidate(work: str) -> bool:
