@@ -68,3 +68,43 @@ def history(series: Sequence[dict], path: Path, *, title: str, unit: str) -> Pat
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def along_commits(doc: dict, path: Path, *, title: str) -> Path:
+    """A bisection's metric along good..bad: each measured commit's median with its 95% CI,
+    culprits marked by a line before them, skipped commits by an x on the axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = doc["points"]
+    metric = doc["metric"]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    xs = [p["position"] for p in pts]
+    med = [p["median"] for p in pts]
+    lo = [p["median"] - (p["ci_low"] if p["ci_low"] is not None else p["median"]) for p in pts]
+    hi = [(p["ci_high"] if p["ci_high"] is not None else p["median"]) - p["median"] for p in pts]
+    ax.errorbar(xs, med, yerr=[lo, hi], fmt="o", color="tab:blue", capsize=3,
+                label="median, 95% CI")
+    for i, k in enumerate(doc["culprits"]):
+        x = k["position"] - 0.5 if len(k["candidates"]) == 1 else k["before"]["position"] + 0.5
+        ax.axvline(x, color="tab:red", linestyle="--", linewidth=1.5,
+                   label="culprit" if i == 0 else None)
+        ax.annotate(k["commit"][:8], (x, max(med)), fontsize=8, color="tab:red", rotation=90,
+                    va="top", ha="right")
+    skipped = [s["position"] for s in doc["skipped"]]
+    if skipped and med:
+        ax.scatter(skipped, [min(med)] * len(skipped), marker="x", color="tab:gray",
+                   label="skipped")
+    ax.set_xlim(-1, doc["commits"])
+    ax.set_xlabel(f"commit ({doc['good']['commit'][:8]} = 0 … {doc['bad']['commit'][:8]} = "
+                  f"{doc['commits'] - 1})")
+    ax.set_ylabel(f"{metric['name']} ({metric['unit']})" if metric["unit"] else metric["name"])
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

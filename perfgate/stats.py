@@ -160,3 +160,27 @@ def n_for_effect(cv: float, effect_pct: float, alpha: float, power: float = 0.8)
     while min_detectable_effect_pct(cv, n, alpha, power) > effect_pct:  # guard rounding
         n += 1
     return n
+
+
+def bootstrap_median_ci(values: Sequence[float], *, confidence: float = 0.95,
+                        n_resamples: int = 2000, seed: int = SEED
+                        ) -> tuple[float | None, float | None]:
+    """Percentile bootstrap CI of one sample's median (a commit's point along a bisection).
+
+    Percentile, as for the ratio above; with one value, or all values equal, the interval is
+    that value. None for an empty sample."""
+    import warnings
+
+    import numpy as np
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    if len(v) == 0:
+        return None, None
+    if np.all(v == v[0]):
+        return float(v[0]), float(v[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap((v,), np.median, n_resamples=n_resamples, vectorized=True,
+                              confidence_level=confidence, method="percentile", rng=seed)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)

@@ -26,7 +26,7 @@ from perfgate import proctree
 from perfgate.errors import StoreBusy, UsageError
 
 STORAGE_VERSION = "v1.0.0"
-ROLES = ("preflight", "baseline", "candidate", "measure", "calibration")
+ROLES = ("preflight", "baseline", "candidate", "measure", "calibration", "bisect")
 STATUSES = ("running", "complete", "aborted", "failed")
 # Samples of these sessions are never handed out unless asked for explicitly.
 UNUSABLE = ("running", "aborted")
@@ -415,3 +415,62 @@ class Store:
         rows = self._dicts("SELECT * FROM calibrations WHERE contract = ? ORDER BY id DESC "
                            "LIMIT 1", [contract])
         return rows[0] if rows else None
+
+    # -- bisections and the history of commits (perfgate bisect, perfgate detect) ----------
+
+    def begin_bisection(self, **fields: Any) -> int:
+        """A new `running` bisection (contract, contract_digest, metric, good_sha, bad_sha,
+        commits); see migrations/0010."""
+        return self._insert("bisections", "started", {**fields, "status": "running"}, ())
+
+    def unfinished_bisection(self, contract: str, digest: str, good: str, bad: str
+                             ) -> dict[str, Any] | None:
+        """The newest bisection of this range that never finished (Ctrl-C): it is resumed."""
+        rows = self._dicts("SELECT * FROM bisections WHERE contract = ? AND contract_digest = ? "
+                           "AND good_sha = ? AND bad_sha = ? AND status = 'running' "
+                           "ORDER BY id DESC LIMIT 1", [contract, digest, good, bad])
+        return rows[0] if rows else None
+
+    def finish_bisection(self, bisection_id: int, status: str, document: Mapping[str, Any]
+                         ) -> None:
+        with self._tx() as con:
+            con.execute("UPDATE bisections SET status = ?, runs = ?, finished = ?, document = ? "
+                        "WHERE id = ?", [status, document.get("runs", {}).get("measured"),
+                                         _now(), json.dumps(document), bisection_id])
+
+    def tag_bisection(self, bisection_id: int, step: int,
+                      rows: Sequence[tuple[int, str, int]]) -> None:
+        """Sessions (session_id, commit_sha, position) measured together in one step."""
+        with self._tx() as con:
+            con.executemany("INSERT INTO bisection_sessions VALUES (?, ?, ?, ?, ?)",
+                            [(bisection_id, step, sid, sha, pos) for sid, sha, pos in rows])
+
+    def last_bisection_step(self, bisection_id: int) -> int:
+        with self._tx() as con:
+            return con.execute("SELECT coalesce(max(step), 0) FROM bisection_sessions "
+                               "WHERE bisection_id = ?", [bisection_id]).fetchone()[0]
+
+    def bisection_runs(self, bisection_id: int) -> tuple[int, int]:
+        """(measured runs, warmup runs) of every session of the bisection, failed ones too."""
+        with self._tx() as con:
+            row = con.execute(
+                "SELECT count(*) FILTER (WHERE NOT r.warmup), count(*) FILTER (WHERE r.warmup) "
+                "FROM runs r JOIN bisection_sessions b ON b.session_id = r.session_id "
+                "WHERE b.bisection_id = ?", [bisection_id]).fetchone()
+        return int(row[0]), int(row[1])
+
+    def measured_together(self, digest: str, tree_a: str, tree_b: str
+                          ) -> tuple[int, int] | None:
+        """The newest complete sessions of two trees measured interleaved with each other
+        (one bisection step, or one comparison): (session of tree_a, session of tree_b)."""
+        with self._tx() as con:
+            row = con.execute(named_query("measured_together"),
+                              [tree_a, tree_b, digest, digest]).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def commit_samples(self, contract: str, metric: str, commits: Sequence[str]
+                       ) -> list[tuple[str, str, int, float]]:
+        """(commit, tree, session, value) of complete sessions at these commits."""
+        with self._tx() as con:
+            return con.execute(named_query("commit_samples"),
+                               [contract, metric, list(commits)]).fetchall()

@@ -199,3 +199,45 @@ def changed_paths(worktree: Path, tree_a: str, tree_b: str) -> list[str]:
     """Paths that differ between two trees (the repro wrote into the tree if any)."""
     out = _out(worktree, "diff-tree", "-r", "--name-only", tree_a, tree_b)
     return [line for line in out.splitlines() if line]
+
+
+def first_parent_range(root: Path, good: str, bad: str) -> list[str]:
+    """good, then every commit on bad's first-parent line after it, oldest first (bad last).
+
+    A linear order is what a metric along the commits needs; the merges of side branches are
+    steps on this line, as they were for the branch's users."""
+    if good == bad:
+        raise UsageError(f"--good and --bad are the same commit ({good[:12]})")
+    if _git(root, "merge-base", "--is-ancestor", good, bad, check=False).returncode != 0:
+        raise UsageError(f"{good[:12]} (good) is not an ancestor of {bad[:12]} (bad)")
+    after = _out(root, "rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()
+    if _out(root, "rev-parse", f"{after[0]}^1") != good:
+        raise UsageError(f"{good[:12]} (good) is not on the first-parent line of {bad[:12]} "
+                         "(bad); pick a commit of that branch")
+    return [good, *after]
+
+
+def history_line(root: Path, ref: str, last: int) -> list[str]:
+    """The last `last` commits on ref's first-parent line, oldest first."""
+    return _out(root, "rev-list", "--first-parent", "--reverse", "-n", str(last), ref).split()
+
+
+def describe(root: Path, shas: list[str]) -> dict[str, dict[str, str]]:
+    """sha -> {tree, subject, author, date} for each commit, in one git call."""
+    if not shas:
+        return {}
+    out = _out(root, "log", "--no-walk=unsorted", "--format=%H%x1f%T%x1f%s%x1f%an <%ae>%x1f%cI",
+               *shas)
+    info = {}
+    for row in out.splitlines():
+        sha, tree, subject, author, date = row.split("\x1f")
+        info[sha] = {"tree": tree, "subject": subject, "author": author, "date": date}
+    return info
+
+
+def remove_worktree(root: Path, path: Path) -> None:
+    """Drop a perfgate worktree (its directory and git's record of it)."""
+    if Path(path).exists():
+        _git(root, "worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(path, ignore_errors=True)
+    _git(root, "worktree", "prune", check=False)

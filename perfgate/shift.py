@@ -1,0 +1,112 @@
+"""Did the primary metric move between two commits? The gate's own rule, asked both ways. Pure.
+
+A bisection asks a two-sided question of every pair of commits: moved (by at least the
+threshold, significantly, either way), the same (the 95% CI of the median ratio rules out a
+move of the threshold either way), or unclear (neither yet: more runs, or say so). Each
+direction is `gate.decide` itself (improvement for "after is better", no-regression for
+"after is worse"), so the threshold types, the tests, the CI and the looks are the gate's;
+the looks a bisection hands in carry half the alpha, one half per direction.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from perfgate import gate
+from perfgate.gate import _best_gain, _clears  # the gate's threshold arithmetic, not a copy
+
+if TYPE_CHECKING:
+    from perfgate.contract import Contract
+    from perfgate.sequential import Look
+
+State = Literal["moved", "same", "unclear"]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One judged pair: the earlier commit (before) against the later one (after)."""
+
+    state: State
+    direction: Literal["better", "worse"] | None   # of a move; None when same or unclear
+    before_median: float | None
+    after_median: float | None
+    change_pct: float | None        # positive is better, % of the before median (as the gate)
+    ci_low: float | None            # bootstrap 95% CI of median(after) / median(before)
+    ci_high: float | None
+    p_value: float | None           # the one-sided test in the direction the medians moved
+    alpha: float | None             # what p was held against (the look's share, one direction)
+    n_before: int
+    n_after: int
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+def primary_only(contract: Contract) -> Contract:
+    """The contract with its watchdogs removed: a bisection follows the primary metric alone."""
+    metrics = contract.metrics.model_copy(update={"watchdogs": []})
+    return contract.model_copy(update={"metrics": metrics})
+
+
+def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
+          look: Look) -> Shift:
+    """moved / same / unclear for the primary metric, from `before` to `after`."""
+    c = primary_only(contract)
+    name = c.metrics.primary.name
+    a, b = gate.Samples({name: list(before)}), gate.Samples({name: list(after)})
+    better = gate.decide(a, b, c, mode="improvement", look=look)
+    worse = gate.decide(a, b, c, mode="no-regression", look=look)
+    p = better.primary
+    if p is None:      # no values on a side: nothing to judge
+        return Shift("unclear", None, None, None, None, None, None, None, None, len(before),
+                     len(after), better.reasons)
+
+    def shift(state: State, direction, chosen: gate.Verdict, reasons) -> Shift:
+        q = chosen.primary or p
+        return Shift(state, direction, p.baseline_median, p.candidate_median, p.change_pct,
+                     p.ci_low, p.ci_high, q.p_value, q.alpha, p.n_baseline, p.n_candidate,
+                     tuple(reasons))
+
+    if better.verdict == "accepted":
+        return shift("moved", "better", better, [_moved_text(p, "better")])
+    if worse.verdict == "rejected" and worse.primary is not None and \
+            worse.primary.change_pct is not None:
+        return shift("moved", "worse", worse, worse.reasons)
+    undecided = [v for v in (better, worse) if v.verdict == "inconclusive"]
+    if undecided:
+        return shift("unclear", None, undecided[0], undecided[0].reasons)
+    if p.ci_low is None or p.ci_high is None:
+        return shift("unclear", None, better, better.reasons or ("no interval of the ratio",))
+    t = c.threshold
+    for worse_way in (False, True):
+        pct, absolute = _best_gain(p, worse=worse_way)
+        if _clears(t, pct, absolute):
+            way = "worse" if worse_way else "better"
+            return shift("unclear", None, better, [
+                f"{name} median moved {_signed(p.change_pct)} "
+                f"({gate._fmt(p.baseline_median, p.unit)} → "
+                f"{gate._fmt(p.candidate_median, p.unit)}), but the 95% CI of the ratio "
+                f"[{p.ci_low:.3g}, {p.ci_high:.3g}] allows {pct:.1f}% {way}: too wide to tell "
+                f"(n = {p.n_baseline} vs {p.n_candidate})"])
+    return shift("same", None, better, [
+        f"{name} median moved {_signed(p.change_pct)} and the 95% CI of the ratio "
+        f"[{p.ci_low:.3g}, {p.ci_high:.3g}] rules out a change of the threshold either way"])
+
+
+def _signed(change_pct: float | None) -> str:
+    """A change in the gate's sign convention, as words: '3.1% better' / '4.0% worse'."""
+    if change_pct is None:
+        return "by an unknown amount"
+    return f"{abs(change_pct):.1f}% " + ("better" if change_pct >= 0 else "worse")
+
+
+def _moved_text(p: gate.MetricResult, way: str) -> str:
+    return (f"{p.name} median got {abs(p.change_pct or 0):.1f}% {way} "
+            f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)}), "
+            f"p = {p.p_value:.3g} < {p.alpha:.3g}")
