@@ -178,3 +178,64 @@ def bisect_text(doc: Mapping[str, Any]) -> str:
               for s in doc["skipped"]]
     lines.append(_cost_line(doc))
     return "\n".join(lines)
+
+
+# -- detect ---------------------------------------------------------------------------------
+
+CHANGE_HEADER = ("#", "commit", "subject", "median before → after", "change", "p",
+                 "regression", "unmeasured before it")
+
+
+def _change_rows(doc: Mapping[str, Any], code: str = "`") -> list[list[str]]:
+    return [[str(ch["number"]), f"{code}{ch['commit'][:12]}{code}", ch["subject"],
+             f"{num(ch['before_median'])} → {num(ch['after_median'])}",
+             _signed(ch["change_pct"]), num(ch["p_value"], 3),
+             "YES" if ch["regression"] else "no",
+             str(ch["unmeasured_between"])] for ch in doc["changes"]]
+
+
+def _detect_headline(doc: Mapping[str, Any]) -> str:
+    m, meth = doc["metric"], doc["method"]
+    return (f"{doc['contract']} on {doc['ref']}: {len(doc['points'])} measured of the last "
+            f"{doc['commits']} commits; {m['name']} ({'lower' if m['lower_is_better'] else 'higher'}"
+            f" is better); {meth['name']}, {meth['test']} test ({meth['permutations']} "
+            f"permutations) at alpha {meth['alpha']:g}")
+
+
+def _detect_verdict(doc: Mapping[str, Any]) -> str:
+    n, r = len(doc["changes"]), doc["regressions"]
+    if not n:
+        return "no change point"
+    t = doc["threshold"]
+    limit = f"{t['pct_min']:g}%" if t["type"] != "absolute" else f"{t['absolute_min']:g}"
+    return (f"{n} change point{'s' if n != 1 else ''}, {r} of them a regression beyond the "
+            f"threshold ({limit})")
+
+
+def detect_text(doc: Mapping[str, Any]) -> str:
+    lines = [_detect_verdict(doc), _detect_headline(doc)]
+    if doc["changes"]:
+        lines += ["", plain_table(CHANGE_HEADER, _change_rows(doc, code=""))]
+        gaps = [ch["number"] for ch in doc["changes"] if ch["unmeasured_between"]]
+        if gaps:
+            lines.append(f"to find the commit inside a gap: perfgate bisect {doc['contract']} "
+                         f"--from-change {gaps[0]}")
+    lines += [f"could not measure {u['commit'][:12]}: {u['reason']}"
+              for u in doc.get("unmeasurable", [])]
+    return "\n".join(lines)
+
+
+def detect_markdown(doc: Mapping[str, Any], *, epoch: int) -> Artifact:
+    result = "regression" if doc["regressions"] else ("change" if doc["changes"] else "none")
+    meta = {"epoch": epoch, "result": result, "contract": doc["contract"], "ref": doc["ref"],
+            "changes": [ch["commit"] for ch in doc["changes"]],
+            "regressions": doc["regressions"]}
+    lines = [f"# Detect: {doc['contract']} — {result.upper()}", "", _detect_headline(doc), "",
+             f"**{_detect_verdict(doc)}**", ""]
+    if doc["changes"]:
+        lines += [markdown_table(CHANGE_HEADER, _change_rows(doc)), ""]
+    lines += ["## Points", "", markdown_table(
+        ("position", "commit", "subject", "n", "median"),
+        [[str(p["position"]), f"`{p['commit'][:12]}`", p["subject"], str(p["n"]),
+          num(p["median"])] for p in doc["points"]]), ""]
+    return Artifact(meta, "\n".join(lines))

@@ -1,11 +1,13 @@
 """Did the primary metric move between two commits? The gate's own rule, asked both ways. Pure.
 
 A bisection asks a two-sided question of every pair of commits: moved (by at least the
-threshold, significantly, either way), the same (the 95% CI of the median ratio rules out a
-move of the threshold either way), or unclear (neither yet: more runs, or say so). Each
-direction is `gate.decide` itself (improvement for "after is better", no-regression for
-"after is worse"), so the threshold types, the tests, the CI and the looks are the gate's;
-the looks a bisection hands in carry half the alpha, one half per direction.
+threshold, significantly, either way), the same (what the gate calls a clear "no" in both
+directions: the median moved less than the threshold and the 95% CI of the ratio does not
+reach it on the side the median moved to), or unclear (neither yet: more runs, or say so).
+Each direction is `gate.decide` itself (improvement for "after is better", no-regression for
+"after is worse", with the improvement mode's CI rule mirrored for the worse side), so the
+threshold types, the tests, the CI and the looks are the gate's; the looks a bisection hands
+in carry half the alpha, one half per direction.
 """
 from __future__ import annotations
 
@@ -83,20 +85,21 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
         return shift("unclear", None, undecided[0], undecided[0].reasons)
     if p.ci_low is None or p.ci_high is None:
         return shift("unclear", None, better, better.reasons or ("no interval of the ratio",))
-    t = c.threshold
-    for worse_way in (False, True):
-        pct, absolute = _best_gain(p, worse=worse_way)
-        if _clears(t, pct, absolute):
-            way = "worse" if worse_way else "better"
-            return shift("unclear", None, better, [
-                f"{name} median moved {_signed(p.change_pct)} "
-                f"({gate._fmt(p.baseline_median, p.unit)} → "
-                f"{gate._fmt(p.candidate_median, p.unit)}), but the 95% CI of the ratio "
-                f"[{p.ci_low:.3g}, {p.ci_high:.3g}] allows {pct:.1f}% {way}: too wide to tell "
-                f"(n = {p.n_baseline} vs {p.n_candidate})"])
+    # The gate calls a median that improved by less than the threshold undecided when the CI
+    # still allows the threshold (improvement mode, above); the same in the worse direction.
+    pct, absolute = _best_gain(p, worse=True)
+    if p.change_pct is not None and p.change_pct < 0 and _clears(c.threshold, pct, absolute):
+        return shift("unclear", None, better, [
+            f"{name} median got {-p.change_pct:.1f}% worse "
+            f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)})"
+            f", below the threshold, but the 95% CI of the ratio [{p.ci_low:.3g}, "
+            f"{p.ci_high:.3g}] allows {pct:.1f}% worse: too wide to tell "
+            f"(n = {p.n_baseline} vs {p.n_candidate})"])
     return shift("same", None, better, [
-        f"{name} median moved {_signed(p.change_pct)} and the 95% CI of the ratio "
-        f"[{p.ci_low:.3g}, {p.ci_high:.3g}] rules out a change of the threshold either way"])
+        f"{name} median moved {_signed(p.change_pct)} "
+        f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)}): "
+        "less than the threshold, and the 95% CI of the ratio "
+        f"[{p.ci_low:.3g}, {p.ci_high:.3g}] does not reach it in that direction"])
 
 
 def _signed(change_pct: float | None) -> str:

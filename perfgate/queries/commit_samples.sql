@@ -6,5 +6,7 @@ FROM samples m
 JOIN runs r ON r.id = m.run_id
 JOIN sessions s ON s.id = m.session_id
 WHERE s.contract = ? AND m.metric = ? AND s.status = 'complete' AND NOT r.warmup
+  -- calibration sessions may run a slowed copy of the repro: never a commit's own speed
+  AND s.role IN ('preflight', 'baseline', 'candidate', 'bisect', 'measure')
   AND s.commit_sha IN (SELECT unnest(?::VARCHAR[]))
 ORDER BY s.id, r.idx
