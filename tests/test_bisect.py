@@ -69,6 +69,7 @@ def test_one_step_is_found_and_everything_is_written_down(tmp_path):
                                           capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow
 def test_two_steps_in_opposite_directions(tmp_path):
     repo = tmp_path / "repo"
     shas = history.make(repo, [SMALL] * 6 + [BIG] * 8 + [MID] * 6, pct=PCT)
