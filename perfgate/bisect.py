@@ -291,12 +291,15 @@ class Bisection:
 
     def run(self) -> Outcome:
         """Bisect every bracket whose ends moved until each move sits between two adjacent
-        measurable commits; unclear pairs are kept and reported, never split further."""
+        measurable commits. A half that stays unclear is followed only when its bracket moved
+        and the other half is the same (the move can be nowhere else); otherwise it is
+        reported, never split further."""
         last = len(self.points) - 1
         todo: list[tuple[int, int, Judged | None]] = [(0, last, None)]
         culprits: list[Culprit] = []
         unclear: list[Judged] = []
         overall: Judged | None = None
+        inferred: set[tuple[int, int]] = set()     # unclear, but where the move must be
         first = True
         while todo:
             brackets = []
@@ -308,33 +311,48 @@ class Bisection:
                 brackets.append((new_lo, new_hi, None if moved else judged))
             if first and not brackets:
                 self._all_failed()
-            pairs: list[tuple[int, int]] = []
+            plans: list[tuple[int, int | None, int, Judged | None]] = []
             for lo, hi, judged in brackets:
                 mid = self._pick(lo, hi)
                 if mid is None and judged is not None:
-                    culprits.append(Culprit(lo, hi, judged))
-                elif mid is None:
-                    pairs.append((lo, hi))
+                    if judged.shift.state == "moved":
+                        culprits.append(Culprit(lo, hi, judged))
+                    else:       # followed here as the only place left, but still unclear
+                        unclear.append(judged)
                 else:
-                    pairs += [(lo, mid), (mid, hi)]
+                    plans.append((lo, mid, hi, judged))
+            pairs = [pair for lo, mid, hi, _ in plans
+                     for pair in ([(lo, hi)] if mid is None else [(lo, mid), (mid, hi)])]
             if not pairs:
                 break
-            info = [(brackets[0][0], brackets[0][1])] if first and len(pairs) > 1 else []
+            info = [(plans[0][0], plans[0][2])] if first and plans[0][1] is not None else []
             results = self._measure(pairs, info)
             if results is None:
                 todo = brackets          # a commit was skipped: plan this step again
                 continue
             if first:
-                overall = results.get((brackets[0][0], brackets[0][1]))
-            first = False
-            self.judged += [j for key, j in results.items() if key in pairs]
+                overall = results.get((plans[0][0], plans[0][2]))
+            self.judged += [results[pair] for pair in pairs]
             todo = []
-            for pair in pairs:
-                j = results[pair]
-                if j.shift.state == "moved":
-                    todo.append((j.before, j.after, j))
-                elif j.shift.state == "unclear":
-                    unclear.append(j)
+            for lo, mid, hi, parent in plans:
+                if mid is None:
+                    halves = [(results[(lo, hi)], None)]
+                else:
+                    left, right = results[(lo, mid)], results[(mid, hi)]
+                    halves = [(left, right), (right, left)]
+                known = parent or (overall if first else None)
+                parent_moved = (known is not None and known.shift.state == "moved") or \
+                    (lo, hi) in inferred
+                for half, other in halves:
+                    if half.shift.state == "moved":
+                        todo.append((half.before, half.after, half))
+                    elif half.shift.state == "unclear":
+                        if parent_moved and other is not None and other.shift.state == "same":
+                            todo.append((half.before, half.after, half))
+                            inferred.add((half.before, half.after))
+                        else:
+                            unclear.append(half)
+            first = False
         culprits.sort(key=lambda k: k.after)
         result = "found" if culprits else ("inconclusive" if unclear else "no change")
         return Outcome(result, self.points, culprits, unclear, self.judged, overall, self.id,

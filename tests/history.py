@@ -28,7 +28,8 @@ CHECK = "import os, sys\nsys.exit(1 if os.path.exists('BROKEN') else 0)\n"
 
 
 def contract(name: str = "h", *, runs: int = 5, max_runs: int = 15, warmup: int = 0,
-             pct: float = 15, verify: bool = True, extra: str = "") -> str:
+             pct: float = 15, verify: bool = True, metric: str = "wall_time",
+             extra: str = "") -> str:
     return textwrap.dedent(f"""\
         version: 1
         name: {name}
@@ -36,7 +37,7 @@ def contract(name: str = "h", *, runs: int = 5, max_runs: int = 15, warmup: int 
         repro: {{script: {PY} work.py, warmup_runs: {warmup}, measurement_runs: {runs},
                  max_measurement_runs: {max_runs}, timeout_s: 60}}
         metrics:
-          primary: {{name: wall_time, unit: s, lower_is_better: true}}
+          primary: {{name: {metric}, unit: s, lower_is_better: true}}
         threshold: {{type: pct, pct_min: {pct:g}}}
         significance: {{adaptive: true}}
         """) + (f"verify: {PY} check.py\n" if verify else "") + extra
