@@ -177,3 +177,38 @@ def test_an_interrupted_bisection_resumes_and_a_rerun_reuses_the_store(tmp_path)
     assert fake.runs == 0 and again["culprits"][0]["commit"] == shas[9]
     assert again["culprits"][0]["reused"] and again["runs"]["steps"] == 0
     assert again["bisection"] == 2 and again["runs"]["measured"] == 0
+
+
+def search(n, state_of):
+    """The search alone over n commits, every pair judged by state_of(before, after)."""
+    from perfgate import shift
+
+    b = bisect.Bisection.__new__(bisect.Bisection)
+    b.points = [bisect.Point(i, f"{i:040x}") for i in range(n)]
+    b.judged, b.id, b.step, b.verifies = [], 1, 0, 0
+
+    def measure(pairs, info):
+        b.step += 1
+        return {p: bisect.Judged(*p, shift.Shift(state_of(*p), None, 1.0, 1.0, 0.0, 1.0, 1.0,
+                                                 0.5, 0.05, 5, 5, ()), b.step, (0, 0))
+                for p in [*pairs, *info]}
+
+    b._measure = measure
+    return b.run()
+
+
+def test_an_unclear_half_is_followed_only_where_the_move_must_be():
+    def at3(a, b, unclear=((0, 4),)):
+        return "unclear" if (a, b) in unclear else ("moved" if a < 3 <= b else "same")
+
+    # (0, 8) moved and (4, 8) is the same: the move is in (0, 4), unclear as it is.
+    out = search(17, at3)
+    assert [k.after for k in out.culprits] == [3] and out.result == "found"
+    assert [(j.before, j.after) for j in out.unclear] == []
+    # Both halves unclear: nothing says where, so both are reported and nothing is guessed.
+    out = search(17, lambda a, b: at3(a, b, unclear=((0, 4), (4, 8))))
+    assert out.culprits == [] and out.result == "inconclusive"
+    assert [(j.before, j.after) for j in out.unclear] == [(0, 4), (4, 8)]
+    # Followed down to two adjacent commits that stay unclear: reported, not a culprit.
+    out = search(17, lambda a, b: at3(a, b, unclear=((0, 4), (2, 4), (2, 3))))
+    assert out.culprits == [] and [(j.before, j.after) for j in out.unclear] == [(2, 3)]
