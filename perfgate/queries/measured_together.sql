@@ -13,6 +13,8 @@ FROM pairs p
 JOIN sessions a ON a.id = p.s1
 JOIN sessions b ON b.id = p.s2
 WHERE a.status = 'complete' AND b.status = 'complete'
+  -- a calibration side may run a slowed copy of the repro: never a tree's own speed
+  AND a.role <> 'calibration' AND b.role <> 'calibration'
   AND a.tree_sha = ? AND b.tree_sha = ? AND a.contract_digest = ? AND b.contract_digest = ?
 ORDER BY greatest(p.s1, p.s2) DESC
 LIMIT 1
