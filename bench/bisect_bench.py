@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -110,6 +111,7 @@ def trial(kind: str, rng: random.Random, start: float, per: float) -> dict:
     t0 = time.monotonic()
     asv_at, asv_runs = asv_find(repo, shas)
     out.update(asv_found=asv_at, asv_runs=asv_runs, asv_seconds=time.monotonic() - t0)
+    shutil.rmtree(repo.parent, ignore_errors=True)
     return out
 
 
