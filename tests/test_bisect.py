@@ -71,8 +71,9 @@ def test_one_step_is_found_and_everything_is_written_down(tmp_path):
 
 @pytest.mark.slow
 def test_two_steps_in_opposite_directions(tmp_path):
+    # CPU time: a partial fix measured in wall time on a machine at load 10 is a coin toss.
     repo = tmp_path / "repo"
-    shas = history.make(repo, [SMALL] * 6 + [BIG] * 8 + [MID] * 6, pct=PCT)
+    shas = history.make(repo, [SMALL] * 6 + [BIG] * 8 + [MID] * 6, pct=PCT, metric="cpu_time")
     r, doc = bisect(repo, shas)
     assert r.returncode == 0, r.stderr
     assert [(k["position"], k["direction"]) for k in doc["culprits"]] == [(6, "worse"),
@@ -132,14 +133,15 @@ def test_ctrl_c_leaves_it_resumable(tmp_path):
     for line in p.stderr:
         lines.append(line)
         if line.startswith("step 2:") or time.monotonic() > deadline:
-            time.sleep(0.3)
+            time.sleep(2)
             os.kill(p.pid, signal.SIGINT)
             break
     _, rest = p.communicate(timeout=120)
     assert p.returncode == 130, "".join(lines) + rest
     assert sql(repo, "SELECT status FROM bisections") == [{"status": "running"}]
+    # Step 2's sessions (if the interrupt came after they opened) are aborted, never used.
     assert sql(repo, "SELECT DISTINCT s.status FROM sessions s JOIN bisection_sessions b "
-                     "ON b.session_id = s.id WHERE b.step = 2") == [{"status": "aborted"}]
+                     "ON b.session_id = s.id WHERE b.step = 2") in ([], [{"status": "aborted"}])
     r, doc = bisect(repo, shas)
     assert r.returncode == 0 and [k["position"] for k in doc["culprits"]] == [9]
     assert doc["bisection"] == 1 and doc["runs"]["reused_comparisons"] >= 2

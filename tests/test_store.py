@@ -57,8 +57,11 @@ def measured(store, values, role="baseline", contract="c"):
 
 # -- migrations ----------------------------------------------------------------------------
 
-def test_migrations_are_numbered_without_gaps():
-    assert [v for v, _, _ in migrations()] == list(range(1, LATEST + 1))
+def test_migrations_are_numbered_in_order():
+    # Numbers are handed out in blocks per issue (0004-0009, 0010-0014, ...), so a branch
+    # may skip some; they stay unique and increasing, and 0001-0003 come first.
+    versions = [v for v, _, _ in migrations()]
+    assert versions == sorted(set(versions)) and versions[:3] == [1, 2, 3]
     assert [n for _, n, _ in migrations()][:2] == ["initial", "views"]
 
 
@@ -129,8 +132,8 @@ def test_a_crash_mid_migration_leaves_no_half_schema(tmp_path, when):
     s = Store(path)
     assert schema_version(s) == LATEST  # re-applied from scratch: nothing "already exists"
     assert s.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half'")[1] == [(0,)]
-    assert [r[0] for r in s.query("SELECT version FROM schema_migrations")[1]] == \
-        list(range(1, LATEST + 1))
+    assert [r[0] for r in s.query("SELECT version FROM schema_migrations ORDER BY version")[1]] \
+        == [v for v, _, _ in migrations()]
 
 
 def test_a_file_that_is_not_a_store_is_a_one_line_error(tmp_path):
@@ -365,7 +368,8 @@ def test_two_writers_both_complete(tmp_path):
     _, rows = Store(path).query("SELECT contract, status, count(*), count(DISTINCT id) "
                                 "FROM sessions GROUP BY ALL ORDER BY 1")
     assert rows == [("a", "complete", 20, 20), ("b", "complete", 20, 20)]
-    assert Store(path).query("SELECT count(*) FROM schema_migrations")[1] == [(LATEST,)]
+    assert Store(path).query("SELECT count(*) FROM schema_migrations")[1] == \
+        [(len(migrations()),)]
 
 
 # -- file format ---------------------------------------------------------------------------
