@@ -2,6 +2,8 @@
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import PY, contract_yaml, git, perfgate, snapshot
 
 
@@ -11,6 +13,7 @@ def sql(repo, query):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_scope_approve_baseline(repo):
     before = snapshot(repo)
     # doit runs scoping first (baseline depends on scoping.md), then stops at the hard gate.
@@ -82,6 +85,7 @@ def test_scope_approve_baseline(repo):
     assert r.returncode == 0 and "work" in r.stdout and "baselined" in r.stdout
 
 
+@pytest.mark.slow
 def test_editing_the_contract_invalidates_the_approval(repo):
     assert perfgate("scope", "work", "--yes", cwd=repo).returncode == 0
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=4))
@@ -132,6 +136,7 @@ def test_missing_custom_metric_fails_preflight(repo):
     assert "preflight: failed" in art and "p95_ms" in art
 
 
+@pytest.mark.slow
 def test_doit_list_and_doit_baseline(repo):
     (repo / "dodo.py").write_text("from perfgate.tasks import *  # noqa\n")
     r = subprocess.run([PY, "-m", "doit", "list"], cwd=repo, capture_output=True, text=True)
