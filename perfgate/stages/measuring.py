@@ -14,9 +14,6 @@ from perfgate.sessions import Executor, Recorder, Side
 from perfgate.state import Status
 from perfgate.workspace import Workspace
 
-TAIL_LINES = 3
-
-
 @dataclass(frozen=True)
 class RunFailure:
     """A run failed, timed out or lost a metric: on which side (a session role), and why."""
@@ -44,11 +41,7 @@ def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
     res = harness.run_shell(ws.contract.verify, cwd=tree, env=env,
                             timeout_s=ws.contract.repro.timeout_s, redact=redact,
                             ledger=ws.project.ledger_dir)
-    if res.returncode == 0:
-        return None
-    tail = " | ".join(res.tail.strip().splitlines()[-TAIL_LINES:])
-    how = "timed out" if getattr(res, "timed_out", False) else f"exit {res.returncode}"
-    return f"verify failed: {how}, last lines: {tail}" if tail else f"verify failed: {how}"
+    return res.failure("verify", ws.contract.repro.timeout_s)
 
 
 def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = True,

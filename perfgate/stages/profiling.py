@@ -33,10 +33,9 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     res = harness.run_shell(profiler.command, cwd=work, env=secrets.environment(values),
                             timeout_s=c.repro.timeout_s * 5, redact=secrets.redactions(values),
                             ledger=ws.project.ledger_dir)
-    if res.timed_out or res.returncode != 0:
-        tail = " | ".join(res.tail.strip().splitlines()[-3:])
-        how = "timed out" if res.timed_out else f"exit {res.returncode}"
-        raise MeasurementError(f"profiler failed ({how}): {tail}")
+    failed = res.failure(f"the profiler ({profiler.tool})", c.repro.timeout_s * 5)
+    if failed:
+        raise MeasurementError(failed)
     if not out.exists():
         raise MeasurementError(f"the profiler exited 0 but wrote nothing at "
                                f"{profiler.output_path}")

@@ -121,10 +121,10 @@ def verify_once(ws: Workspace, cwd, env, redact) -> str | None:
     res = harness.run_shell(ws.contract.verify, cwd=cwd, env=env,
                             timeout_s=ws.contract.repro.timeout_s, redact=redact,
                             ledger=ws.project.ledger_dir)
-    if res.returncode == 0:
+    failed = res.failure("verify", ws.contract.repro.timeout_s)
+    if failed is None:
         return None
-    return (f"verify fails on the base commit (exit {res.returncode}); every candidate "
-            "would be rejected")
+    return f"{failed} on the base commit; every candidate would be rejected"
 
 
 def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
