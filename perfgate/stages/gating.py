@@ -8,6 +8,7 @@ from perfgate import approval, artifacts, gate, report, vcs
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.errors import UsageError
+from perfgate.stages import measuring
 from perfgate.stages.measuring import Pair
 from perfgate.state import Attempt, Status
 from perfgate.workspace import Workspace
@@ -20,11 +21,11 @@ def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Ve
         empty = gate.Samples(values={})
         return gate.decide(empty, empty, c, verify_failure=pair.verify_failure, look=pair.look)
     if pair.run_failure:
+        if pair.run_failure.role == pair.base.role != pair.candidate.role:
+            raise measuring.base_failed(pair.base, pair.run_failure.message)
         failed = gate.Samples(values={}, failures=(pair.run_failure.message,))
         empty = gate.Samples(values={})
-        on_candidate = pair.run_failure.role == pair.candidate.role
-        return gate.decide(*((empty, failed) if on_candidate else (failed, empty)), c,
-                           look=pair.look)
+        return gate.decide(empty, failed, c, look=pair.look)
     b, cnd = _values(ws, pair)
     base = gate.Samples(b, failures=tuple(pair.base.problems))
     cand = gate.Samples(cnd, failures=tuple(pair.candidate.problems))
@@ -122,8 +123,6 @@ def plot_samples(ws: Workspace, pair: Pair, path, title: str):
 
 def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:
     """`doit gating`: decide on the current measuring.md, act, write gating.md; returns the document."""
-    from perfgate.stages import measuring
-
     state = approval.require(ws)
     art = state.current(artifacts.read_artifact(ws.artifact("measuring")))
     if art is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfgate import approval, artifacts, harness, secrets, vcs
+from perfgate import approval, artifacts, harness, prepare, secrets, vcs
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.errors import MeasurementError, UsageError
@@ -25,6 +25,11 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     c = ws.contract
     state = approval.require(ws)
     work = clean_work_tree(ws, state)
+    try:
+        prepare.ensure(ws, work)
+    except prepare.SetupFailed as exc:
+        raise MeasurementError(f"profiling {state.head[:12]} in {ws.display(work)}: {exc}") \
+            from None
     profiler = c.profiler or _recommended(ws, work)
     out = work / profiler.output_path
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from perfgate import artifacts, environment, recon, report, secrets, sequential, stats, vcs
+from perfgate import artifacts, environment, prepare, recon, report, secrets, sequential, stats, vcs
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.sessions import Recorder, Side
@@ -26,6 +26,7 @@ class Preflight:
     noise: list[str] = field(default_factory=list)
     session_id: int | None = None
     environment: dict = field(default_factory=dict)
+    prepared: str | None = None          # what set-up and build did, when the contract has them
 
 
 def scope(ws: Workspace, *, progress=None) -> Artifact:
@@ -62,6 +63,12 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     """Warmup + a few real runs through the harness, then the checks and the power arithmetic."""
     contract = ws.contract
     runs = max(3, min(contract.repro.measurement_runs, MAX_PREFLIGHT_RUNS))
+    try:
+        prepared = prepare.ensure(ws, cwd).describe()
+    except prepare.SetupFailed as exc:
+        return Preflight(runs=0, passed=False, exit_codes=[], observed={},
+                         problems=[f"on the base commit {commit[:12]}: {exc}"],
+                         prepared="failed")
     secret_values = secrets.load(contract.secrets_file_path, ws.root, source=str(ws.contract_path))
     env = secrets.environment(secret_values)
     store = ws.project.store()
@@ -75,7 +82,7 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
                     exit_codes=[r.exit_code for r in side.records],
                     observed={n: side.values(n) for n in names},
                     problems=list(side.problems), session_id=side.session_id,
-                    environment=machine)
+                    environment=machine, prepared=prepared)
     for name in names:
         if len(pre.observed[name]) < len(side.records):
             pre.passed = False
@@ -204,6 +211,8 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
             f"- warmup_runs: {c.repro.warmup_runs}",
             f"- measurement_runs: {c.repro.measurement_runs}",
             f"- timeout_s: {c.repro.timeout_s:g}",
+            f"- setup: `{c.setup}`" if c.setup else "- setup: none",
+            f"- build: `{c.build}`" if c.build else "- build: none",
             f"- verify: `{c.verify}`" if c.verify else "- verify: none",
             "", "### Metrics", f"- primary: `{report.metric_spec(prim)}`", "- watchdogs:"]
     out += [f"  - `{report.metric_spec(w)}`" for w in c.metrics.watchdogs] or ["  - none"]
@@ -223,6 +232,7 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     out += ["", "### Secrets", c.secrets_file_path or "none", "", "## Pre-flight result",
             f"- status: **{'passed' if pre.passed else 'FAILED'}**",
             f"- runs: {c.repro.warmup_runs} warmup + {pre.runs} measured",
+            *([f"- set-up and build on the base: {pre.prepared}"] if pre.prepared else []),
             f"- exit codes: {', '.join(map(str, pre.exit_codes)) or 'none'}"]
     for name, vals in pre.observed.items():
         shown = ", ".join(f"{v:.6g}" for v in vals) or "not observed"
