@@ -159,6 +159,8 @@ def verdict_markdown(contract: str, doc: Mapping[str, object], plot: str | None 
         lines += [sequential_text(doc), ""]
     reasons = doc.get("reasons") or []
     lines += ["## Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
+    if doc.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- **warning:** {w}" for w in doc["warnings"]]
     if plot:
         lines += ["", f"![samples]({plot})"]
     return "\n".join(lines) + "\n"
@@ -172,6 +174,7 @@ def verdict_text(doc: Mapping[str, object]) -> str:
     if sequential_text(doc):
         lines.append(sequential_text(doc))
     lines += [f"- {r}" for r in doc.get("reasons") or []]
+    lines += [f"warning: {w}" for w in doc.get("warnings") or []]
     return "\n".join(lines)
 
 
@@ -210,6 +213,7 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
         lines += [f"| result | {result} |", ""]
     reasons = doc.get("reasons") or []
     lines += ["#### Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
+    lines += [f"- **warning:** {w}" for w in doc.get("warnings") or []]
     if plot:
         lines += ["", f"[Plot of both samples]({plot})"]
     return "\n".join(lines) + "\n"

@@ -223,3 +223,29 @@ def test_a_base_failure_in_measure_pair_raises(proj):
     cand = Side("candidate", "candidate", wt, vcs.head(root), vcs.tree_hash(wt))
     with pytest.raises(MeasurementError, match="the base side at .* cannot be measured"):
         measuring.measure_pair(ws, base, cand)
+
+
+def test_a_base_far_from_its_own_baseline_is_a_warning_in_the_verdict(tmp_path, repo):
+    """The issue's silent failure: the same base commit measured 0.42 s in the baseline and
+    0.14 s in the gate, and nothing said so."""
+    import os
+
+    size = tmp_path / "size"
+    size.write_text("600000")
+    (repo / "work.py").write_text(
+        "import os\nn = int(open(os.environ['SIZE_FILE']).read())\n"
+        "total = 0\nfor i in range(n):\n    total += i * i % 7\nprint(total > 0)\n")
+    git(repo, "commit", "-qam", "reads its size")
+    (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=5))
+    env = {**os.environ, "SIZE_FILE": str(size)}
+    assert perfgate("scope", "work", "--yes", cwd=repo, env=env).returncode == 0
+    assert perfgate("baseline", "work", cwd=repo, env=env).returncode == 0
+    size.write_text("100000")      # outside the tree: the base is no longer what was measured
+    (repo / "work.py").write_text((repo / "work.py").read_text() + "# an edit\n")
+    r = perfgate("gate", "work", "--from-checkout", "--json", cwd=repo, env=env)
+    doc = json.loads(r.stdout)
+    assert len(doc["warnings"]) == 1, doc
+    assert "in this gate but" in doc["warnings"][0] and "far beyond the noise" in doc["warnings"][0]
+    assert "warning: the base commit" in r.stderr
+    gating = (repo / ".perfgate" / "work" / "gating.md").read_text()
+    assert "## Warnings" in gating
