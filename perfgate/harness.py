@@ -75,11 +75,10 @@ def explain(text: str, tail: int = 2, width: int = EXPLAIN_WIDTH) -> str:
     keep = sorted(({first} if first is not None else set())
                   | set(range(max(0, len(lines) - tail), len(lines))))
     picked: list[str] = []
-    for i in keep:
-        if picked and i > prev + 1:
+    for n, i in enumerate(keep):
+        if n and i > keep[n - 1] + 1:
             picked.append("…")
         picked.append(lines[i])
-        prev = i
     out = " | ".join(picked)
     return out if len(out) <= width else out[:width - 1] + "…"
 
@@ -353,6 +352,11 @@ def _execute_measured(argv: Sequence[str], **kw) -> _Outcome:
 
 
 _SHELL_SYNTAX = re.compile(r"[;&|<>$`(){}*?\[\]~#!\n\\]")
+
+
+def needs_shell(command: str) -> bool:
+    """Does the command use shell syntax (pipes, globs, variables, `&&`, quotes aside)?"""
+    return bool(_SHELL_SYNTAX.search(command))
 
 
 def argv_for(command: str, cwd: str | Path = ".", path: str | None = None) -> list[str]:

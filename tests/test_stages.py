@@ -99,8 +99,9 @@ def test_approve_refuses_after_an_edit_without_rescoping(repo):
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=5))
     r = perfgate("approve", "work", cwd=repo)
     assert r.returncode == 2
-    assert r.stderr.strip() == ("Error: contracts/work.yaml changed since it was scoped; the "
-                                "approval no longer holds: run `perfgate scope work` again")
+    assert r.stderr.strip() == ("Error: contracts/work.yaml changed since it was scoped (repro); "
+                                "the approval no longer holds (scoping tests what it approves): "
+                                "run `perfgate scope work` again")
 
 
 def test_failing_preflight_cannot_be_approved(repo):

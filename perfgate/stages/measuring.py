@@ -14,6 +14,7 @@ from perfgate.sessions import Executor, Recorder, Side
 from perfgate.state import Status
 from perfgate.workspace import Workspace
 
+
 @dataclass(frozen=True)
 class RunFailure:
     """A run failed, timed out or lost a metric: on which side (a session role), and why."""

@@ -5,7 +5,18 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from perfgate import artifacts, environment, prepare, recon, report, secrets, sequential, stats, vcs
+from perfgate import (
+    artifacts,
+    environment,
+    prepare,
+    recon,
+    report,
+    secrets,
+    sequential,
+    stacks,
+    stats,
+    vcs,
+)
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.sessions import Recorder, Side
@@ -27,6 +38,7 @@ class Preflight:
     session_id: int | None = None
     environment: dict = field(default_factory=dict)
     prepared: str | None = None          # what set-up and build did, when the contract has them
+    profiler: object = None              # profiling.Check: the profiler, run once
 
 
 def scope(ws: Workspace, *, progress=None) -> Artifact:
@@ -42,6 +54,13 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
     ctx = recon.detect(root)
     base = vcs.ensure_worktree(root, ws.base_tree, state.base_commit)
     pre = preflight(ws, base, state.base_commit, progress=progress)
+    if pre.passed:
+        from perfgate.stages import profiling
+
+        pre.profiler = profiling.check(ws, base)
+        if not pre.profiler.passed and pre.profiler.required:
+            pre.passed = False
+            pre.problems.append(f"profiler: {pre.profiler.message}")
     pre.warnings += vcs.check_repo(root)
     dirty = vcs.dirty(root)
     if dirty:
@@ -50,7 +69,8 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
             f"{', …' if len(dirty) > 3 else ''}); the baseline measures commit "
             f"{state.base_commit[:12]} without them")
     meta = {"epoch": state.epoch, "result": "pending", "contract": contract.name,
-            "contract_digest": contract.digest(), "base_commit": state.base_commit,
+            "contract_digest": contract.digest(), "contract_sections": contract.section_digests(),
+            "base_commit": state.base_commit,
             "preflight": "passed" if pre.passed else "failed",
             "preflight_session": pre.session_id}
     art = Artifact(meta, render(ws, ctx, pre))
@@ -225,10 +245,13 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
         out += [f"- tool: {c.profiler.tool}", f"- command: `{c.profiler.command}`",
                 f"- output_path: `{c.profiler.output_path}`"]
     else:
-        rec = recon.recommend(ctx, c.domain, c.repro.script, f".perfgate/{c.name}")
+        rec = stacks.recommend(ctx, c.domain, c.repro.script, f".perfgate/{c.name}", root=ws.root)
         out += ["- none in the contract; recommended for this stack:",
                 f"  - tool: {rec.tool}", f"  - command: `{rec.command}`",
-                f"  - output_path: `{rec.output_path}`"]
+                f"  - output_path: `{rec.output_path}`", f"  - note: {rec.note}"]
+    chk = pre.profiler
+    if chk is not None:
+        out.append(f"- check: {'passed' if chk.passed else 'FAILED'}: {chk.message}")
     out += ["", "### Secrets", c.secrets_file_path or "none", "", "## Pre-flight result",
             f"- status: **{'passed' if pre.passed else 'FAILED'}**",
             f"- runs: {c.repro.warmup_runs} warmup + {pre.runs} measured",
