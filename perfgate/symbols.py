@@ -63,8 +63,8 @@ class SymbolMap:
             return (-(bool(receiver) and f.receiver == receiver),
                     -sum(h in parts for h in hints), rel)
         rel, f = min(found, key=score)
-        if receiver and f.receiver != receiver and any(g.receiver == receiver for _, g in found):
-            return None
+        if receiver and f.receiver and f.receiver != receiver:
+            return None       # Gadget::draw is not Widget::draw
         return Located(rel, name, f.start)
 
     def _rust(self, s: str) -> Located | None:
