@@ -137,7 +137,7 @@ def _go(ctx: RepoContext, repro: str, out_dir: str) -> Recommendation:
         return Recommendation("pprof", f"{repro} -test.cpuprofile={out_dir}/cpu.pprof",
                               f"{out_dir}/cpu.pprof", note)
     if any(b.endswith("_test.go") for b in ctx.existing_benchmarks):
-        return Recommendation("pprof", f"go test -run '^$' -bench . -benchtime 20x -cpuprofile "
+        return Recommendation("pprof", f"go test -run '^$' -bench . -cpuprofile "
                               f"{out_dir}/cpu.pprof -o {out_dir}/go-test.bin",
                               f"{out_dir}/cpu.pprof", note)
     return Recommendation("pprof", f"# go test -run '^$' -bench . -cpuprofile {out_dir}/cpu.pprof",

@@ -37,10 +37,12 @@ def contract(repro: str, *, setup: str | None = None, build: str | None = None,
              runs: int = 5, extra: dict | None = None) -> str:
     c = {"version": 1, "name": "perf", "domain": "cli_startup",
          "repro": {"script": repro, "warmup_runs": 1, "measurement_runs": runs,
-                   "timeout_s": 120},
+                   "max_measurement_runs": 40, "timeout_s": 120},
          "setup": setup, "build": build,
          "metrics": {"primary": {"name": "wall_time", "unit": "s", "lower_is_better": True}},
-         "threshold": {"type": "pct", "pct_min": 20},
+         # Every speed-up here is 45% or more; a shared 2-core machine moves a 50 ms program
+         # by 10-20%, so a no-op's CI must be able to rule out the threshold.
+         "threshold": {"type": "pct", "pct_min": 30},
          "loop": {"max_iterations": 3}, **(extra or {})}
     return yaml.safe_dump(c, sort_keys=False)
 
@@ -59,14 +61,14 @@ def compare(root: Path, base: str, head: str, *extra: str, env=None) -> tuple[in
 
 
 def scenario(root: Path, slow: str, fast: str, noop: str, *, env=None,
-             expect_hotspot: tuple[str, str]) -> None:
+             expect_hotspot: set[str]) -> None:
     """accepted, rejected, caught; then the loop from the slow commit: accepted."""
     code, doc = compare(root, slow, fast, env=env)
     assert (code, doc["verdict"]) == (0, "accepted"), doc["reasons"]
     assert not doc["warnings"], doc["warnings"]
     # The same worktrees, other bases: what they held for the last gate must not leak.
     code, doc = compare(root, fast, noop, env=env)
-    assert (code, doc["verdict"]) == (1, "rejected"), doc
+    assert (code, doc["verdict"]) == (1, "rejected"), (doc["reasons"], doc["primary"])
     code, doc = compare(root, fast, slow, "--mode", "no-regression", env=env)
     assert (code, doc["verdict"]) == (1, "rejected"), doc
     assert "worse" in doc["reasons"][0]
@@ -90,8 +92,7 @@ def scenario(root: Path, slow: str, fast: str, noop: str, *, env=None,
     verdicts = [t["verdict"] for t in state["tried"]]
     assert verdicts[0] == "accepted", (verdicts, r.stdout)
     assert "rejected" not in verdicts and "inconclusive" not in verdicts, r.stdout
-    file, function = expect_hotspot
-    assert state["tried"][0]["hotspot"] == f"{file}::{function}", r.stdout
+    assert state["tried"][0]["hotspot"] in expect_hotspot, r.stdout
     report = (root / ".perfgate" / "perf" / "report.md").read_text()
     assert "## Cumulative gain" in report and "Nothing was accepted" not in report
 
@@ -149,7 +150,7 @@ def test_node_marked_upgrade_accepted_comment_rejected_loop_accepted(tmp_path, n
     npm(root, npm_env, "ci")
     (root / "contracts").mkdir()
     (root / "contracts" / "perf.yaml").write_text(contract("node bench.js 350", setup="npm ci"))
-    scenario(root, slow, fast, noop, env=npm_env, expect_hotspot=("bench.js", "render"))
+    scenario(root, slow, fast, noop, env=npm_env, expect_hotspot={"bench.js::render"})
     profiling = (root / ".perfgate" / "perf" / "profiling.md").read_text()
     assert "node --cpu-prof --cpu-prof-dir=.perfgate/perf/cpuprofile bench.js 350" in profiling
 
@@ -159,10 +160,19 @@ def test_node_marked_upgrade_accepted_comment_rejected_loop_accepted(tmp_path, n
 MAIN_RS = textwrap.dedent("""\
     mod pairs;
 
+    /// A fixed amount of other work, so that the fast version still runs for tens of ms.
+    fn checksum(n: u64) -> u64 {
+        let mut h = 0u64;
+        for i in 0..n {
+            h = h.wrapping_mul(31).wrapping_add(std::hint::black_box(i));
+        }
+        h
+    }
+
     fn main() {
-        let n: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(6000);
+        let n: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10000);
         let v: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2654435761) % 1000).collect();
-        println!("{}", pairs::count_pairs(&v, 1000));
+        println!("{} {}", pairs::count_pairs(&v, 1000), checksum(2000 * n as u64));
     }
     """)
 SLOW_RS = textwrap.dedent("""\
@@ -216,10 +226,12 @@ def test_rust_crate_built_by_build_profiled_by_callgrind(tmp_path):
     noop = commit_all(root, "a comment")
     (root / "contracts").mkdir()
     (root / "contracts" / "perf.yaml").write_text(contract(
-        "target/release/rust_slow 6000", build="cargo build --release --locked --offline"))
-    scenario(root, slow, fast, noop, expect_hotspot=("src/pairs.rs", "count_pairs"))
-    hotspots = json.loads((root / ".perfgate" / "perf" / "hotspots.json").read_text())
-    assert hotspots["profile"].endswith("/")  or "profiles/" in hotspots["profile"]
+        "target/release/rust-slow 10000", build="cargo build --release --locked --offline"))
+    # count_pairs, or main when the compiler inlined it there (release builds do)
+    scenario(root, slow, fast, noop,
+             expect_hotspot={"src/pairs.rs::count_pairs", "src/main.rs::main"})
+    profiling = (root / ".perfgate" / "perf" / "profiling.md").read_text()
+    assert "- tool: callgrind" in profiling
 
 
 # -- Go: a binary built by `build`, profiled through its benchmark ------------------------------
@@ -234,11 +246,20 @@ MAIN_GO = textwrap.dedent("""\
     )
 
     func main() {
-    \tn := 6000
+    \tn := 10000
     \tif len(os.Args) > 1 {
     \t\tn, _ = strconv.Atoi(os.Args[1])
     \t}
-    \tfmt.Println(countPairs(values(n), 1000))
+    \tfmt.Println(countPairs(values(n), 1000), checksum(2000*n))
+    }
+
+    // checksum is a fixed amount of other work, so the fast version still runs for tens of ms.
+    func checksum(n int) int {
+    \th := 0
+    \tfor i := 0; i < n; i++ {
+    \t\th = h*31 + i
+    \t}
+    \treturn h
     }
 
     func values(n int) []int {
@@ -311,8 +332,8 @@ def test_go_binary_built_by_build_profiled_by_pprof(tmp_path):
     noop = commit_all(root, "a comment")
     (root / "contracts").mkdir()
     (root / "contracts" / "perf.yaml").write_text(contract(
-        ".perfgate/bin/app 6000", build="go build -o .perfgate/bin/app ."))
-    scenario(root, slow, fast, noop, expect_hotspot=("pairs.go", "countPairs"))
+        ".perfgate/bin/app 10000", build="go build -o .perfgate/bin/app ."))
+    scenario(root, slow, fast, noop, expect_hotspot={"pairs.go::countPairs"})
 
 
 # -- Python with a compiled dependency: a C library built by `build`, loaded with ctypes ---------
@@ -371,4 +392,4 @@ def test_python_with_a_compiled_dependency_built_by_build(tmp_path):
     (root / "contracts" / "perf.yaml").write_text(contract(
         f"{PY} bench.py 20000",
         build="mkdir -p build && cc -O2 -shared -fPIC -o build/libpairs.so pairs.c"))
-    scenario(root, slow, fast, noop, expect_hotspot=("bench.py", "run"))
+    scenario(root, slow, fast, noop, expect_hotspot={"bench.py::run"})

@@ -38,6 +38,14 @@ class Profile:
         return sum(s for s, _, _ in self.table.values())
 
 
+class NoSamples(UsageError):
+    """A well-formed profile with nothing in it: the code ran too briefly to be sampled."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(f"{path}: the profile holds no samples (the profiled run was too short "
+                         "to be sampled; profile a longer workload)")
+
+
 def malformed(path: Path | str, why: str) -> UsageError:
     return UsageError(f"{path}: not a readable profile ({why})")
 

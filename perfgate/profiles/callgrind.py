@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from perfgate.profiles import Frame, Profile, malformed
+from perfgate.profiles import Frame, NoSamples, Profile, malformed
 
 _NAMED = re.compile(r"^\((\d+)\)(?:\s(.*))?$")
 
@@ -124,5 +124,5 @@ def parse(path: Path) -> Profile:
     for k, by in callers.items():
         prof.callers[frame(k)] = {frame(c): v for c, v in by.items()}
     if prof.total <= 0:
-        raise malformed(path, "no samples")
+        raise NoSamples(path)
     return prof

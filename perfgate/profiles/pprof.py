@@ -9,7 +9,7 @@ import gzip
 import zlib
 from pathlib import Path
 
-from perfgate.profiles import Frame, Profile, malformed
+from perfgate.profiles import Frame, NoSamples, Profile, malformed
 
 
 def looks_like(head: bytes) -> bool:
@@ -126,5 +126,5 @@ def parse(path: Path) -> Profile:
             from None
     prof.stacks = [(s, w) for s, w in prof.stacks if s]
     if not prof.stacks:
-        raise malformed(path, "no samples")
+        raise NoSamples(path)
     return prof
