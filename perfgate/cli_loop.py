@@ -78,8 +78,10 @@ def init(name: str, root: Path, yes: bool, force: bool, **answers) -> None:
 
     # Piped answers are answers too: only --yes (or no stdin at all) takes every default.
     ask = None if yes or sys.stdin is None or sys.stdin.closed else wizard.click_asker()
+    had_dodo = (root / "dodo.py").exists()
     path = wizard.create(root.resolve(), name, answers, ask=ask, force=force)
-    err(f"wrote {path}; next: perfgate scope {name}")
+    err(f"wrote {path}{'' if had_dodo else ' and dodo.py (for doit list)'}; next: perfgate "
+        f"scope {name}")
 
 
 @click.command()

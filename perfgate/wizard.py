@@ -13,6 +13,10 @@ from perfgate.errors import UsageError
 # ask(question, default, choices) -> answer text. None means "take the defaults".
 Asker = Callable[[str, str, Sequence[str] | None], str]
 
+# The project's dodo.py: `doit list` in the project finds the stages through it.
+DODO = ('"""perfgate\'s stages as doit tasks: `doit list`, `doit baseline`, `doit gate`."""\n'
+        "from perfgate.tasks import *  # noqa: F401,F403\n")
+
 HEADER = """\
 # perfgate contract. Validate: perfgate check {name}; schema: perfgate schema.
 # Then: perfgate scope {name} -> review .perfgate/{name}/scoping.md -> perfgate approve {name}.
@@ -106,7 +110,17 @@ def create(root: Path, name: str, given: dict[str, Any], *, ask: Asker | None,
     contract = contract_mod.from_mapping(data, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(HEADER.format(name=name) + contract_mod.to_yaml(contract), encoding="utf-8")
+    write_dodo(root)
     return path
+
+
+def write_dodo(root: Path) -> Path | None:
+    """A dodo.py of one import, so that `doit list` works in the project; never replaced."""
+    dodo = root / "dodo.py"
+    if dodo.exists():
+        return None
+    dodo.write_text(DODO, encoding="utf-8")
+    return dodo
 
 
 def _profiler(tool: str, rec, given: dict[str, Any], ctx, domain: str, repro: str, name: str,

@@ -144,3 +144,11 @@ def test_doit_list_and_doit_baseline(repo):
     r = subprocess.run([PY, "-m", "doit", "baseline"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (repo / ".perfgate" / "work" / "baseline.md").exists()
+
+
+def test_scope_prints_nothing_of_doits_own(repo):
+    """`forgetting scoping:work` was doit's line, printed before the report."""
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "forgetting" not in r.stdout + r.stderr
+    assert r.stdout.startswith("---")         # the report's front matter comes first

@@ -75,7 +75,7 @@ def brief(ws: Workspace, spot: dict, state: State) -> str:
     lines = [f"# Fixing brief: {c.name}, iteration {state.iteration + 1}", "",
              "## Goal", "",
              f"Make `{c.repro.script}` faster: {p.name} ({p.unit}, "
-             f"{'lower' if p.lower_is_better else 'higher'} is better) must improve by {need}, "
+             f"{'lower' if p.lower_is_better else 'higher'} is better) must be {need}, "
              "with no watchdog regressing" +
              (": " + ", ".join(f"{w.name} by more than {w.max_regression_pct:g}%"
                                for w in c.metrics.watchdogs) if c.metrics.watchdogs else "") + ".",
