@@ -231,16 +231,15 @@ def test_a_base_far_from_its_own_baseline_is_a_warning_in_the_verdict(tmp_path, 
     import os
 
     size = tmp_path / "size"
-    size.write_text("600000")
+    size.write_text("0.6")     # seconds of sleep: a 10x gap that a loaded machine cannot blur
     (repo / "work.py").write_text(
-        "import os\nn = int(open(os.environ['SIZE_FILE']).read())\n"
-        "total = 0\nfor i in range(n):\n    total += i * i % 7\nprint(total > 0)\n")
+        "import os, time\ntime.sleep(float(open(os.environ['SIZE_FILE']).read()))\n")
     git(repo, "commit", "-qam", "reads its size")
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=5))
     env = {**os.environ, "SIZE_FILE": str(size)}
     assert perfgate("scope", "work", "--yes", cwd=repo, env=env).returncode == 0
     assert perfgate("baseline", "work", cwd=repo, env=env).returncode == 0
-    size.write_text("100000")      # outside the tree: the base is no longer what was measured
+    size.write_text("0.06")        # outside the tree: the base is no longer what was measured
     (repo / "work.py").write_text((repo / "work.py").read_text() + "# an edit\n")
     r = perfgate("gate", "work", "--from-checkout", "--json", cwd=repo, env=env)
     doc = json.loads(r.stdout)

@@ -152,3 +152,39 @@ def test_scope_prints_nothing_of_doits_own(repo):
     assert r.returncode == 0, r.stderr
     assert "forgetting" not in r.stdout + r.stderr
     assert r.stdout.startswith("---")         # the report's front matter comes first
+
+
+def test_scoping_runs_the_profiler_once_and_fails_on_one_that_cannot_work(repo):
+    """The issue's item 9: recommendations were never checked, and failed later in the loop."""
+    base = (repo / "contracts" / "work.yaml").read_text()
+    (repo / "contracts" / "work.yaml").write_text(
+        base + "profiler: {tool: nothing, command: 'echo Error: no such profiler >&2; exit 3',"
+               " output_path: out.prof}\n")
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 2, r.stdout + r.stderr
+    check = next(line for line in r.stdout.splitlines() if line.startswith("- check:"))
+    assert check.startswith("- check: FAILED: the profiler (nothing) `echo Error: no such")
+    assert "failed (exit 3): Error: no such profiler; fix profiler: in contracts/work.yaml" \
+        in check
+    # A profiler that runs but never sees the project's code is as useless to the loop.
+    (repo / "contracts" / "work.yaml").write_text(
+        base + f"profiler: {{tool: cprofile, command: '{PY} -m cProfile -o p.pstats -m timeit -n 1 pass',"
+               " output_path: p.pstats}\n")
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 2
+    assert "names no function of the project" in r.stdout
+    # The recommended one (cProfile for `python work.py`) works and names work.py's code.
+    (repo / "contracts" / "work.yaml").write_text(base)
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "- check: passed: cprofile ran and its profile parsed" in r.stdout
+    assert not (repo / ".perfgate" / "work" / "base" / "p.pstats").exists()
+
+
+def test_a_recommendation_perfgate_cannot_run_only_warns(repo):
+    c = (repo / "contracts" / "work.yaml").read_text().replace("cli_startup", "render_fps")
+    (repo / "contracts" / "work.yaml").write_text(c)
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "- check: FAILED: no profiler perfgate can run here" in r.stdout
+    assert "`perfgate run` needs `profiler:` in the contract" in r.stdout

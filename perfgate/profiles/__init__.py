@@ -42,8 +42,8 @@ class NoSamples(UsageError):
     """A well-formed profile with nothing in it: the code ran too briefly to be sampled."""
 
     def __init__(self, path: Path | str) -> None:
-        super().__init__(f"{path}: the profile holds no samples (the profiled run was too short "
-                         "to be sampled; profile a longer workload)")
+        super().__init__(f"{path}: not a readable profile (no samples: the profiled run was too "
+                         "short to be sampled; profile a longer workload)")
 
 
 def malformed(path: Path | str, why: str) -> UsageError:

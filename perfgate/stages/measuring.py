@@ -46,8 +46,12 @@ def base_failed(base: Side, problem: str) -> MeasurementError:
 def prepare_sides(ws: Workspace, base: Side, cand: Side, *, with_base: bool = True
                   ) -> tuple[dict[str, str], str | None]:
     """Set-up and build in both worktrees (prepare.ensure). A base that fails raises; a
-    candidate that fails comes back as the reason it is rejected."""
+    candidate that fails comes back as the reason it is rejected. A side without a tree hash
+    is not a git worktree (the gate loop's fake executor): nothing to prepare."""
     done: dict[str, str] = {}
+    with_base = with_base and base.tree is not None
+    if cand.tree is None:
+        return done, None
     if with_base:
         try:
             done[base.label] = prepare.ensure(ws, base.cwd).describe()
