@@ -66,7 +66,7 @@ def repo(tmp: Path, env: dict) -> tuple[Path, str, str, str]:
 def compare(root: Path, env: dict, base: str, head: str) -> tuple[dict, float]:
     t = time.monotonic()
     r = subprocess.run([PY, "-m", "perfgate", "compare", "perf", "--base", base, "--head", head,
-                        "--yes", "--json", "--no-adaptive"], cwd=root, env=env,
+                        "--yes", "--json", "--adaptive"], cwd=root, env=env,
                        capture_output=True, text=True)
     if r.returncode not in (0, 1, 4):
         sys.exit(f"compare failed: {r.stderr}")
@@ -79,17 +79,19 @@ def main() -> None:
         env = {**os.environ, "npm_config_cache": str(Path(tmp) / "npm-cache"),
                "npm_config_audit": "false", "npm_config_fund": "false"}
         root, v9, v10, comment = repo(Path(tmp), env)
-        print(f"machine: {machine()}; N = 5 runs per side, fixed (--no-adaptive); "
+        print(f"machine: {machine()}; N = 5 runs per side, adaptive up to 30; "
               f"{rounds} round(s) of the three gates")
-        print("| gate | verdict | base median s | head median s | change | gate time s |")
-        print("|---|---|---|---|---|---|")
+        print("| gate | verdict | runs per side | base median s | head median s | change | "
+              "gate time s |")
+        print("|---|---|---|---|---|---|---|")
         for _ in range(rounds):
             for label, base, head in (("4.0.9 -> 4.0.10", v9, v10),
                                       ("4.0.9 -> 4.0.10 again (cached set-up)", v9, v10),
                                       ("4.0.10 -> comment only", v10, comment)):
                 doc, took = compare(root, env, base, head)
                 p = doc["primary"] or {}
-                print(f"| {label} | {doc['verdict']} | {p.get('baseline_median', 0):.4f} | "
+                print(f"| {label} | {doc['verdict']} | {doc['sequential']['runs_per_side']} | "
+                      f"{p.get('baseline_median', 0):.4f} | "
                       f"{p.get('candidate_median', 0):.4f} | {p.get('change_pct', 0):+.1f}% | "
                       f"{took:.1f} |")
 
