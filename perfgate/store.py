@@ -358,11 +358,14 @@ class Store:
         return rows[0] if rows else None
 
     def latest_session(self, contract: str, role: str, *, status: str = "complete",
-                       contract_digest: str | None = None) -> dict[str, Any] | None:
+                       contract_digest: str | None = None, commit_sha: str | None = None,
+                       before_id: int | None = None) -> dict[str, Any] | None:
         rows = self._dicts(
             "SELECT * FROM sessions WHERE contract = ? AND role = ? AND status = ? "
-            "AND (? IS NULL OR contract_digest = ?) ORDER BY id DESC LIMIT 1",
-            [contract, role, status, contract_digest, contract_digest])
+            "AND (? IS NULL OR contract_digest = ?) AND (? IS NULL OR commit_sha = ?) "
+            "AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT 1",
+            [contract, role, status, contract_digest, contract_digest, commit_sha, commit_sha,
+             before_id, before_id])
         return rows[0] if rows else None
 
     def sessions_overview(self, contract: str | None = None,

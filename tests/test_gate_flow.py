@@ -142,7 +142,7 @@ def test_broken_verify_is_rejected_without_measuring(gated):
     r = perfgate("gate", "work", "--from-checkout", "--json", cwd=gated)
     assert r.returncode == 1
     doc = json.loads(r.stdout)
-    assert doc["reasons"][0].startswith("verify failed: exit 1")
+    assert doc["reasons"][0].startswith("verify failed (exit 1)")
     assert doc["candidate"]["session"] is None
     r = perfgate("sql", "SELECT count(*) AS n FROM sessions WHERE role = 'candidate'",
                  "--format", "json", cwd=gated)

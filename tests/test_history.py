@@ -55,6 +55,9 @@ def test_history_lines(demo):
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["date", "contract", "commit"] and len(lines) == 5
     assert "accepted" in r.stdout
+    # The change has the verdict tables' sign: the accepted (faster) candidate is positive.
+    accepted = next(line for line in lines if line.rstrip().endswith("accepted"))
+    assert accepted.split()[-2].startswith("+"), r.stdout
 
 
 @pytest.mark.slow

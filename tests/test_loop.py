@@ -162,3 +162,21 @@ def test_max_iterations_and_the_recommended_profiler(tmp_path):
     assert "stopping: 1 iterations (loop.max_iterations)" in r.stdout
     assert "- tool: cprofile" in (root / ".perfgate" / "demo" / "profiling.md").read_text()
     assert verdicts(root) == EXPECTED[:1]
+
+
+def test_demo_without_dir_removes_its_scratch_repository(tmp_path):
+    import os
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    r = perfgate("demo", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "gap_counts: accepted" in r.stdout and "removed " in r.stdout
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("perfgate-demo-")]
+
+
+def test_the_demo_repository_has_a_dodo_file(tmp_path):
+    from perfgate.demo import make_repo
+
+    root = make_repo(tmp_path / "d")
+    assert (root / "dodo.py").exists()
+    assert git(root, "status", "--porcelain") == ""
