@@ -21,8 +21,13 @@ def _scoped(ws: Workspace) -> tuple[artifacts.Artifact, State]:
     if art is None or state.scoping_epoch is None or art.epoch != state.scoping_epoch:
         raise UsageError(f"contract {ws.name} has not been scoped: run `perfgate scope {ws.handle}`")
     if art.meta.get("contract_digest") != ws.contract.digest():
-        raise UsageError(f"{ws.display(ws.contract_path)} changed since it was scoped; the "
-                         f"approval no longer holds: run `perfgate scope {ws.handle}` again")
+        scoped = art.meta.get("contract_sections") or {}
+        now = ws.contract.section_digests()
+        changed = sorted(k for k in now if scoped and scoped.get(k) != now[k])
+        what = f" ({', '.join(changed)})" if changed else ""
+        raise UsageError(f"{ws.display(ws.contract_path)} changed since it was scoped{what}; "
+                         f"the approval no longer holds (scoping tests what it approves): run "
+                         f"`perfgate scope {ws.handle}` again")
     return art, state
 
 

@@ -27,12 +27,19 @@ from perfgate.workspace import Workspace
 STATE_VERSION = 1
 
 # How a commit's worktree is made ready to measure: None, or why it cannot be (then it is
-# skipped). The contract's setup/build steps (issue 14) plug in here.
+# skipped, as `git bisect skip` would).
 Prepare = Callable[[Workspace, Path], "str | None"]
 
 
 def prepare(ws: Workspace, worktree: Path) -> str | None:
-    """Today the checkout is all a commit needs; a build step will run here."""
+    """The contract's set-up and build in the commit's worktree (perfgate.prepare, as for a
+    gate's sides); a commit that fails to set up or build is skipped with the reason."""
+    from perfgate import prepare as setup_and_build
+
+    try:
+        setup_and_build.ensure(ws, worktree)
+    except setup_and_build.SetupFailed as exc:
+        return str(exc)
     return None
 
 

@@ -60,7 +60,8 @@ def history(contract: str | None, metric: str | None, last: int, root: Path) -> 
 
     name, metric = _contract_metric(root, contract, metric)
     columns, rows = project(root).store().history(metric=metric, contract=name, last=last)
-    click.echo(report.history_table(columns, rows, metric))
+    click.echo(report.history_table(columns, rows, metric,
+                                    lower_is_better=_lower_is_better(root, contract, metric)))
 
 
 @click.command()
@@ -96,6 +97,14 @@ def _contract_metric(root: Path, contract: str | None, metric: str | None):
         return None, metric or "wall_time"
     ws = workspace(root, contract)
     return ws.name, metric or ws.contract.metrics.primary.name
+
+
+def _lower_is_better(root: Path, contract: str | None, metric: str) -> bool:
+    """The metric's direction from the contract (built-in metrics: lower is better)."""
+    if contract is None:
+        return True
+    found = [m for m in workspace(root, contract).contract.metrics.all() if m.name == metric]
+    return found[0].lower_is_better if found else True
 
 
 @click.command()

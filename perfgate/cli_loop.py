@@ -61,8 +61,13 @@ def schema() -> None:
 @click.option("--threshold-pct", type=float, help="Minimum improvement in %.")
 @click.option("--warmup", type=int, help="Warmup runs.")
 @click.option("--runs", type=int, help="Measurement runs (at least 3).")
+@click.option("--setup", help="Install dependencies in each worktree (npm ci, uv sync ...).")
+@click.option("--build", help="Compile in each worktree (cargo build --release ...).")
 @click.option("--verify", help="Command that must pass on every candidate.")
-@click.option("--profiler", help="Profiler tool (default: the recommendation for the stack).")
+@click.option("--profiler", help="Profiler tool (default: the recommendation for the stack; "
+              "cprofile, py-spy, node-cpu-prof, callgrind, pprof get their own command).")
+@click.option("--profiler-command", help="The profiler's command, for any other tool.")
+@click.option("--profiler-output", help="Where that command writes (a file, a dir/ or a glob).")
 @click.option("--secrets", help="Path of a KEY=VALUE secrets file.")
 @click.option("--yes", "-y", is_flag=True, help="Take the defaults for anything not given.")
 @click.option("--force", is_flag=True, help="Overwrite an existing contract.")
@@ -71,9 +76,12 @@ def init(name: str, root: Path, yes: bool, force: bool, **answers) -> None:
     """Write contracts/NAME.yaml, asking the scoping questions one at a time."""
     from perfgate import wizard
 
-    ask = None if yes or not sys.stdin.isatty() else wizard.click_asker()
+    # Piped answers are answers too: only --yes (or no stdin at all) takes every default.
+    ask = None if yes or sys.stdin is None or sys.stdin.closed else wizard.click_asker()
+    had_dodo = (root / "dodo.py").exists()
     path = wizard.create(root.resolve(), name, answers, ask=ask, force=force)
-    err(f"wrote {path}; next: perfgate scope {name}")
+    err(f"wrote {path}{'' if had_dodo else ' and dodo.py (for doit list)'}; next: perfgate "
+        f"scope {name}")
 
 
 @click.command()

@@ -189,6 +189,12 @@ class Contract(_Model):
     domain: Domain
     description: str = ""
     repro: Repro
+    # Run in each worktree before anything there is timed, never timed themselves: `setup`
+    # installs dependencies (re-run when a lockfile or manifest changes), `build` compiles
+    # (re-run whenever the code changes). See prepare.py.
+    setup: str | None = Field(default=None, min_length=1)
+    build: str | None = Field(default=None, min_length=1)
+    setup_timeout_s: float = Field(default=1800, gt=0, le=86400)
     verify: str | None = None
     metrics: Metrics
     threshold: Threshold = Field(default_factory=Threshold)
@@ -229,8 +235,24 @@ class Contract(_Model):
 
     def digest(self) -> str:
         """A hash of the effective contract: any edit after approval changes it."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+        return _hash(self.model_dump(mode="json"))
+
+    def section_digests(self) -> dict[str, str]:
+        """A hash per top-level key: an edit after approval can be named (`profiler`)."""
+        return {k: _hash(v) for k, v in self.model_dump(mode="json").items()}
+
+
+# Keys added after contract version 1 shipped; left at their defaults they stay out of the
+# digest, so upgrading perfgate does not withdraw every approval.
+_LATER_DEFAULTS = {"setup": None, "build": None, "setup_timeout_s": 1800}
+
+
+def _hash(value: Any) -> str:
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items()
+                 if not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
+    canon = json.dumps(value, sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
 # --- loading -------------------------------------------------------------------------

@@ -33,6 +33,9 @@ def make_repo(directory: Path) -> Path:
     (directory / "contracts").mkdir()
     (directory / "contracts" / "demo.yaml").write_text(contract_text(shlex.quote(sys.executable)))
     (directory / ".gitignore").write_text(".perfgate/\n__pycache__/\n")
+    from perfgate.wizard import write_dodo
+
+    write_dodo(directory)          # `doit list` works in the demo repository too
     git = ["git", "-c", "user.name=perfgate demo", "-c", "user.email=demo@perfgate.invalid"]
     for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
                  [*git, "commit", "-q", "-m", "demo: a slow prime counter"]):
@@ -44,25 +47,37 @@ def make_repo(directory: Path) -> Path:
 
 
 def run(directory: Path | None) -> Iterator[str]:
-    """Scope, approve, baseline, then the loop with the scripted fixer; yields lines to show."""
+    """Scope, approve, baseline, then the loop with the scripted fixer; yields lines to show.
+
+    Without a directory the scratch repository lives in a temp dir and is removed at the end
+    (the report is printed); with --dir it stays, and every path printed is absolute."""
+    import shutil
+
     from perfgate import approval, loop
     from perfgate.pipeline import run_stage
     from perfgate.workspace import Project
 
-    root = Path(tempfile.mkdtemp(prefix="perfgate-demo-")) if directory is None else directory
-    make_repo(root.resolve())
-    root = root.resolve()
-    yield f"demo repository: {root}"
-    ws = Project(root).workspace("demo")
-    run_stage(ws, "scoping")
-    yield f"scoping: {ws.display(ws.artifact('scoping'))}"
-    approval.approve(ws)
-    yield "approved the contract (perfgate approve demo)"
-    run_stage(ws, "baseline")
-    yield f"baseline: {ws.display(ws.artifact('baseline'))}"
-    fixer = FIXER.format(python=shlex.quote(sys.executable))
-    yield f"the loop, with the scripted fixer: perfgate run demo --fixer '{fixer}'"
-    yield from loop.run(ws, fixer)
-    yield f"the store: {ws.display(ws.project.store_path)}; try: cd {root} && perfgate status"
-    if directory is None:
-        yield f"(remove it with: rm -rf {root})"
+    scratch = directory is None
+    root = Path(tempfile.mkdtemp(prefix="perfgate-demo-")) if scratch else directory
+    try:
+        make_repo(root.resolve())
+        root = root.resolve()
+        yield f"demo repository: {root}" + (" (a scratch copy, removed at the end)"
+                                            if scratch else "")
+        ws = Project(root).workspace("demo")
+        run_stage(ws, "scoping")
+        yield f"scoping: {ws.artifact('scoping')}"
+        approval.approve(ws)
+        yield "approved the contract (perfgate approve demo)"
+        run_stage(ws, "baseline")
+        yield f"baseline: {ws.artifact('baseline')}"
+        fixer = FIXER.format(python=shlex.quote(sys.executable))
+        yield f"the loop, with the scripted fixer: perfgate run demo --fixer '{fixer}'"
+        yield from loop.run(ws, fixer)
+        if not scratch:
+            yield (f"the store: {ws.project.store_path}; try: cd {root} && perfgate status")
+    finally:
+        if scratch:
+            shutil.rmtree(root, ignore_errors=True)
+    if scratch:
+        yield f"removed {root}; keep the repository with: perfgate demo --dir DIR"

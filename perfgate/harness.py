@@ -24,6 +24,7 @@ from perfgate.errors import MeasurementError
 
 STDOUT_KEEP = 8 * 1024 * 1024     # what metric parsing sees; the hash covers everything
 STDERR_KEEP = 4 * 1024
+STDERR_HEAD = 2 * 1024            # the start too: the error is often first, a stack trace after
 TERM_GRACE_S = 1.0
 
 
@@ -37,6 +38,49 @@ class Called:
     @property
     def tail(self) -> str:
         return (self.stdout + b"\n" + self.stderr).decode(errors="replace")[-STDERR_KEEP:]
+
+    def failure(self, what: str, timeout_s: float | None = None) -> str | None:
+        """None when it succeeded; else one line: `WHAT failed (exit N): the lines that explain`."""
+        if self.timed_out:
+            after = f" after {timeout_s:g} s" if timeout_s else ""
+            return f"{what} timed out{after} (the process tree was killed)"
+        if self.returncode == 0:
+            return None
+        how = (f"killed by signal {-self.returncode}" if self.returncode < 0
+               else f"exit {self.returncode}")
+        why = explain(self.stderr.decode(errors="replace") + "\n" +
+                      self.stdout.decode(errors="replace")[-STDERR_KEEP:])
+        return f"{what} failed ({how}): {why}" if why else f"{what} failed ({how})"
+
+
+# A line that names the error, in the words of the usual toolchains: Python's and Node's
+# `XError: ...`, cargo's `error[E0425]:` and `error:`, Go's `panic:` and `undefined:`, npm's
+# `npm ERR!`, a shell's `not found`.
+_ERROR_LINE = re.compile(
+    r"(\b[A-Z]\w*(Error|Exception)\b(:|$)|^\s*(error|fatal|panic)(\[\w+\])?\s*:|\bERR!|"
+    r"^\s*Error\b|\bnot found\b|No such file|cannot find|Cannot find|undefined:|"
+    r"\bfailed\b|\bFAIL\b)")
+EXPLAIN_WIDTH = 400
+
+
+def explain(text: str, tail: int = 2, width: int = EXPLAIN_WIDTH) -> str:
+    """The lines of a failed command's output that explain it, as one line: the first line
+    that names an error, then the last `tail` lines (Node's last line is only its version,
+    Python's is the exception, cargo's a summary), joined with " | "."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    first = next((i for i, ln in enumerate(lines) if _ERROR_LINE.search(ln)
+                  and not ln.startswith("Traceback")), None)
+    keep = sorted(({first} if first is not None else set())
+                  | set(range(max(0, len(lines) - tail), len(lines))))
+    picked: list[str] = []
+    for n, i in enumerate(keep):
+        if n and i > keep[n - 1] + 1:
+            picked.append("…")
+        picked.append(lines[i])
+    out = " | ".join(picked)
+    return out if len(out) <= width else out[:width - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -67,10 +111,10 @@ class RunRecord:
         if self.timed_out:
             return f"timed out after {self.timeout_s:g} s (the process tree was killed)"
         if self.exit_code != 0:
-            last = next((ln for ln in reversed(self.stderr_tail.splitlines()) if ln.strip()), "")
+            why = explain(self.stderr_tail)
             how = (f"killed by signal {-self.exit_code}" if self.exit_code < 0
                    else f"exit {self.exit_code}")
-            return f"{how}: {last.strip()[:200]}" if last else how
+            return f"{how}: {why}" if why else how
         if self.errors:
             return self.errors[0]
         if self.missing:
@@ -189,7 +233,13 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None, poll: bo
         if len(out_buf) > 2 * STDOUT_KEEP:  # keep the tail: metrics are usually printed last
             del out_buf[:len(out_buf) - STDOUT_KEEP]
 
+    err_head = bytearray()
+    err_total = [0]
+
     def take_err(chunk: bytes) -> None:
+        err_total[0] += len(chunk)
+        if len(err_head) < STDERR_HEAD:   # where most errors are named (then a stack trace)
+            err_head.extend(chunk[:STDERR_HEAD - len(err_head)])
         err_buf.extend(chunk)
         if len(err_buf) > 4 * STDERR_KEEP:
             del err_buf[:len(err_buf) - STDERR_KEEP]
@@ -268,7 +318,15 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None, poll: bo
     return _Outcome(exit_code, timed_out.is_set(), wall,
                     ru.ru_utime + ru.ru_stime + extra_cpu, ru.ru_maxrss,
                     max(poller.peak_kb, credible_kb),
-                    sha.hexdigest(), total[0], bytes(out_buf), bytes(err_buf))
+                    sha.hexdigest(), total[0], bytes(out_buf),
+                    _head_and_tail(bytes(err_head), bytes(err_buf), err_total[0]))
+
+
+def _head_and_tail(head: bytes, buf: bytes, total: int) -> bytes:
+    """stderr as kept: all of it when short, else its start, a mark, and its last 4 KiB."""
+    if total == len(buf) and total <= STDERR_HEAD + STDERR_KEEP:
+        return buf
+    return head + b"\n[...]\n" + buf[-STDERR_KEEP:]
 
 
 LOST_RETRIES = 3
@@ -294,6 +352,11 @@ def _execute_measured(argv: Sequence[str], **kw) -> _Outcome:
 
 
 _SHELL_SYNTAX = re.compile(r"[;&|<>$`(){}*?\[\]~#!\n\\]")
+
+
+def needs_shell(command: str) -> bool:
+    """Does the command use shell syntax (pipes, globs, variables, `&&`, quotes aside)?"""
+    return bool(_SHELL_SYNTAX.search(command))
 
 
 def argv_for(command: str, cwd: str | Path = ".", path: str | None = None) -> list[str]:
@@ -352,7 +415,7 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
             builtin["instructions"] = float(n)
         else:
             errors.append(f"metric instructions: {problem}")
-    stderr_tail = _redact(o.stderr_tail.decode(errors="replace"), redact)[-STDERR_KEEP:]
+    stderr_tail = _redact(o.stderr_tail.decode(errors="replace"), redact)
     return RunRecord(
         wall_time=builtin["wall_time"], cpu_time=o.cpu, peak_rss=builtin["peak_rss"],
         ru_maxrss_mb=ru_mb, tree_rss_mb=tree_mb, exit_code=o.exit_code, timed_out=o.timed_out,

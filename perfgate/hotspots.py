@@ -1,10 +1,10 @@
 """Hotspots: rank the project's own functions in a profile; library time goes to its caller."""
 from __future__ import annotations
 
-import ast
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from perfgate import extents, symbols
 from perfgate.profiles import Frame, Profile
 
 HOTSPOTS_VERSION = 1
@@ -51,17 +51,12 @@ def _attributed(profile: Profile, root: Path) -> tuple[dict, dict, dict]:
     own: dict[tuple[str, str, int], float] = {}
     incl: dict[tuple[str, str, int], float] = {}
     calls: dict[tuple[str, str, int], int] = {}
+    known: dict[Frame, tuple[str, str, int] | None] = {}
 
     def key(f: Frame) -> tuple[str, str, int] | None:
-        rel = project_file(f.file, root)
-        if not rel:
-            return None
-        if f.function == "<module>":
-            return (rel, "<module>", 0)
-        # Samplers report the current line, cProfile the def line, comprehensions and lambdas
-        # their own names: the function whose body holds the line is what a fixer edits.
-        outer = _enclosing(root, rel, f.line) if f.line else None
-        return (rel, *outer) if outer else (rel, f.function, f.line)
+        if f not in known:
+            known[f] = _key(f, root)
+        return known[f]
 
     if profile.stacks:
         for stack, weight in profile.stacks:
@@ -100,52 +95,34 @@ def _attributed(profile: Profile, root: Path) -> tuple[dict, dict, dict]:
     return own, incl, calls
 
 
-_TREES: dict[tuple[Path, int, int], ast.AST | None] = {}
-
-
-def _tree(path: Path) -> ast.AST | None:
-    """The parsed file, cached while it is unchanged (fixes edit it between iterations)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    key = (path, st.st_mtime_ns, st.st_size)
-    if key not in _TREES:
-        try:
-            _TREES[key] = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            _TREES[key] = None
-    return _TREES[key]
-
-
-def _functions(root: Path, rel: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    tree = _tree(root / rel)
-    if tree is None:
-        return []
-    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-
-
-def _enclosing(root: Path, rel: str, line: int) -> tuple[str, int] | None:
-    """The innermost function whose body holds `line`."""
-    inside = [n for n in _functions(root, rel)
-              if n.lineno <= line <= (n.end_lineno or n.lineno)]
-    if not inside:
-        return None
-    best = max(inside, key=lambda n: n.lineno)
-    return best.name, best.lineno
+def _key(f: Frame, root: Path) -> tuple[str, str, int] | None:
+    """The project function a frame belongs to: (file, function, line), or None."""
+    rel = project_file(f.file, root)
+    if not rel:
+        # No usable path (perf and collapsed stacks, callgrind without debug info): the
+        # symbol may still name the project's code (a crate or Go package path).
+        if f.file and f.file not in ("???", "[unknown]") and Path(f.file).suffix not in \
+                symbols.NATIVE:
+            return None
+        hit = symbols.symbol_map(root).locate(f.function)
+        return (hit.file, hit.function, hit.line) if hit else None
+    if f.function == "<module>":
+        return (rel, "<module>", 0)
+    # Samplers report the current line, cProfile and V8 the def line, comprehensions and
+    # lambdas their own names: the function whose body holds the line is what a fixer edits.
+    outer = extents.enclosing(root / rel, f.line, f.function) if f.line else None
+    if outer:
+        return (rel, outer.name, outer.start)
+    if f.function in ("(anonymous)", "", "(root)", "(program)"):
+        return (rel, "<module>", 0)      # a script's top level (V8 names it anonymously)
+    return (rel, f.function, f.line)
 
 
 def _line_range(root: Path, rel: str, function: str, line: int) -> tuple[int, int]:
-    """The function's def line and last line, from the source (profiles only know one line)."""
-    best = None
-    for node in _functions(root, rel):
-        if node.name == function and (best is None
-                                      or abs(node.lineno - line) < abs(best.lineno - line)):
-            best = node
-    if best is None:
-        return line, line
-    start = min([best.lineno] + [d.lineno for d in best.decorator_list])
-    return start, best.end_lineno or best.lineno
+    """The function's first and last line, from the source (profiles only know one line)."""
+    if function == "<module>":
+        return 1, 1
+    return extents.extent(root / rel, function, line)
 
 
 def rank(profile: Profile, root: Path, *, min_share: float = MIN_SHARE,

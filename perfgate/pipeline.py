@@ -92,7 +92,11 @@ def run_stage(ws: Workspace, stage: str, *, force: bool = False,
     graph = Graph(ws.root, options, contracts=[ws.contract_path], echo=False)
     task = f"{stage}:{ws.contract_path.stem}"
     if force:
-        graph.doit(["forget", task])
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):   # doit's own "forgetting ..." line
+            graph.doit(["forget", task])
     code = graph.doit(["run", task])
     if graph.error is not None:
         raise graph.error

@@ -1,10 +1,9 @@
-"""Repo recon for scoping: the stack, its runtime and benchmarks, and the profiler to recommend."""
+"""Repo recon for scoping: the stack, its runtime, package manager and benchmarks (what to
+propose for it, set-up, build and profiler, is in stacks.py)."""
 from __future__ import annotations
 
 import json
 import re
-import shlex
-import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,8 +153,23 @@ def _dart(root: Path, notes: list[str]) -> _Found | None:
     return _Found("dart", "Flutter" if flutter else "Dart", "flutter pub" if flutter else "pub")
 
 
+_C_SOURCES = ("*.c", "src/*.c", "*.cc", "*.cpp", "*.cxx", "src/*.cc", "src/*.cpp", "src/*.cxx")
+
+
+def _native(root: Path, notes: list[str]) -> _Found | None:
+    """C or C++ built by CMake, Meson or make."""
+    build = next((pm for f, pm in (("CMakeLists.txt", "cmake"), ("meson.build", "meson"),
+                                   ("Makefile", "make"), ("makefile", "make"))
+                  if (root / f).exists()), None)
+    sources = [p for pattern in _C_SOURCES for p in root.glob(pattern)]
+    if build is None or not sources:
+        return None
+    cpp = any(p.suffix != ".c" for p in sources)
+    return _Found("c++" if cpp else "c", "native (C++)" if cpp else "native (C)", build)
+
+
 # Precedence when several manifests exist: the compiled/most specific stack first.
-DETECTORS = (_rust, _go, _dart, _node, _python)
+DETECTORS = (_rust, _go, _dart, _node, _python, _native)
 
 
 def detect(root: Path) -> RepoContext:
@@ -183,99 +197,3 @@ def detect(root: Path) -> RepoContext:
         notes += f.notes
     return RepoContext(primary.language, primary.runtime, primary.package_manager,
                        tuple(sorted(set(benches))), tuple(notes))
-
-
-# -- the profiler recommendation table (data, not if-chains) --------------------------------
-
-@dataclass(frozen=True)
-class ProfilerRow:
-    stack: str          # language of RepoContext, or "*" for any
-    concern: str        # cpu | startup | render | memory | bundle | db | wall
-    tool: str
-    command: str        # template: {repro}, {output}, {script}
-    output: str         # default output file name
-    note: str
-
-
-TABLE: tuple[ProfilerRow, ...] = (
-    ProfilerRow("python", "cpu", "cprofile", "{python} -m cProfile -o {output} {script}",
-                "profile.pstats", "cProfile: in the standard library, works everywhere"),
-    ProfilerRow("python", "cpu", "py-spy", "py-spy record --format raw -o {output} -- {repro}",
-                "profile.folded", "py-spy: sampling, low overhead (needs ptrace permission)"),
-    ProfilerRow("python", "memory", "tracemalloc", "{python} -X tracemalloc=25 {script}",
-                "tracemalloc.txt", "tracemalloc: Python allocations by line"),
-    ProfilerRow("javascript", "cpu", "clinic", "clinic flame --dest {output} -- {repro}",
-                "clinic", "node --prof + clinic flame / clinic doctor"),
-    ProfilerRow("javascript", "startup", "node-cpu-prof",
-                "node --cpu-prof --cpu-prof-dir={output} {script}", "cpuprof",
-                "node --cpu-prof for startup, hyperfine for wall time"),
-    ProfilerRow("javascript", "memory", "node-heap-prof",
-                "node --heap-prof --heap-prof-dir={output} {script}", "heapprof",
-                "node --heap-prof"),
-    ProfilerRow("javascript", "bundle", "source-map-explorer",
-                "npx source-map-explorer 'dist/**/*.js' --json {output}", "bundle.json",
-                "source-map-explorer / vite-bundle-visualizer"),
-    ProfilerRow("*", "render", "chrome-trace", "# record a Chrome performance trace to {output}",
-                "trace.json", "browser render / FPS: Chrome DevTools performance trace"),
-    ProfilerRow("go", "cpu", "pprof", "go test -run '^$' -bench . -cpuprofile {output}",
-                "cpu.prof", "go test -cpuprofile or runtime/pprof"),
-    ProfilerRow("rust", "cpu", "cargo-flamegraph", "cargo flamegraph -o {output} -- {repro}",
-                "flamegraph.svg", "cargo flamegraph or samply"),
-    ProfilerRow("*", "db", "explain-analyze", "# EXPLAIN (ANALYZE, BUFFERS) + pg_stat_statements",
-                "explain.txt", "EXPLAIN ANALYZE + pg_stat_statements"),
-    ProfilerRow("*", "memory", "massif", "valgrind --tool=massif --massif-out-file={output} "
-                "{repro}", "massif.out", "valgrind massif (C/C++ memory)"),
-    ProfilerRow("*", "wall", "hyperfine", "hyperfine --warmup 1 --runs 10 --export-json {output}"
-                " -- {quoted}", "hyperfine.json", "hyperfine: CLI wall time"),
-    ProfilerRow("*", "macos", "instruments", "xcrun xctrace record --template 'Time Profiler' "
-                "--output {output} --launch -- {repro}", "trace.trace",
-                "macOS Instruments (Time Profiler / Allocations)"),
-)
-
-CONCERN = {"memory_peak": "memory", "render_fps": "render", "bundle_size": "bundle",
-           "db_query": "db", "cli_startup": "startup"}
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    tool: str
-    command: str
-    output_path: str
-    note: str
-    alternatives: tuple[str, ...] = ()
-
-
-def _python_script(repro: str) -> tuple[str, str] | None:
-    """('python', 'script.py args') when the repro is a plain python invocation."""
-    try:
-        argv = shlex.split(repro)
-    except ValueError:
-        return None
-    if argv and re.fullmatch(r"(.*/)?python[0-9.]*", argv[0]) and len(argv) > 1:
-        return argv[0], shlex.join(argv[1:])
-    return None
-
-
-def recommend(ctx: RepoContext, domain: str, repro: str, out_dir: str) -> Recommendation:
-    """The profiler for this stack and domain, with a ready command writing under out_dir."""
-    concern = CONCERN.get(domain, "cpu")
-    py = _python_script(repro)
-    language = "python" if ctx.language == "unknown" and py else ctx.language
-    if language == "python" and concern == "startup":
-        concern = "cpu"
-    rows = [r for r in TABLE if r.concern == concern and r.stack in (language, "*")]
-    rows.sort(key=lambda r: r.stack == "*")
-    if rows and rows[0].tool == "cprofile" and py is None:
-        rows = rows[1:] if shutil.which("py-spy") else rows  # cProfile needs a python script
-    if not rows or (rows[0].tool == "cprofile" and py is None):
-        rows = [r for r in TABLE if r.tool == "hyperfine"]
-    row = rows[0]
-    output = f"{out_dir}/{row.output}"
-    python, script = py if py else ("python", repro)
-    command = row.command.format(repro=repro, output=output, script=script, python=python,
-                                 quoted=shlex.quote(repro))
-    alts = tuple(r.tool for r in rows[1:])
-    if row.tool == "cprofile" and shutil.which("py-spy") and "py-spy" not in alts:
-        alts += ("py-spy",)
-    return Recommendation(row.tool, command, output, row.note, alts)
-

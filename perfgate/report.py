@@ -112,7 +112,8 @@ def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
     rows = []
     p = doc.get("primary")
     if p:
-        limit = threshold_text(doc.get("threshold") or {}, p.get("unit", ""), p.get("alpha"))
+        limit = threshold_text(doc.get("threshold") or {}, p.get("unit", ""), p.get("alpha"),
+                               doc.get("mode", "improvement"))
         rows.append([p["name"], "primary", num(p["baseline_median"]), num(p["candidate_median"]),
                      _pct(p["change_pct"]), f"[{num(p['ci_low'], 3)}, {num(p['ci_high'], 3)}]",
                      num(p["p_value"], 3), str(limit),
@@ -125,15 +126,20 @@ def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
     return rows
 
 
-def threshold_text(t: Mapping[str, object], unit: str, alpha: object) -> str:
+def threshold_text(t: Mapping[str, object], unit: str, alpha: object,
+                   mode: object = "improvement") -> str:
+    """What the primary must do: `≥ 20% better, p < 0.05`; in no-regression mode what fails
+    it: `fails at ≥ 20% worse, p < 0.05`."""
+    way = "worse" if mode == "no-regression" else "better"
     parts = []
     if t.get("type") in ("pct", "both"):
-        parts.append(f"≥ {t['pct_min']:g}% better")
+        parts.append(f"≥ {t['pct_min']:g}% {way}")
     if t.get("type") in ("absolute", "both"):
-        parts.append(f"≥ {t['absolute_min']:g} {unit} better")
+        parts.append(f"≥ {t['absolute_min']:g} {unit} {way}")
     if t.get("significance_required") and alpha is not None:
         parts.append(f"p < {alpha:.3g}")
-    return ", ".join(parts) or "–"
+    text = ", ".join(parts) or "–"
+    return f"fails at {text}" if mode == "no-regression" and parts else text
 
 
 def sequential_text(doc: Mapping[str, object]) -> str | None:
@@ -159,6 +165,8 @@ def verdict_markdown(contract: str, doc: Mapping[str, object], plot: str | None 
         lines += [sequential_text(doc), ""]
     reasons = doc.get("reasons") or []
     lines += ["## Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
+    if doc.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- **warning:** {w}" for w in doc["warnings"]]
     if plot:
         lines += ["", f"![samples]({plot})"]
     return "\n".join(lines) + "\n"
@@ -172,6 +180,7 @@ def verdict_text(doc: Mapping[str, object]) -> str:
     if sequential_text(doc):
         lines.append(sequential_text(doc))
     lines += [f"- {r}" for r in doc.get("reasons") or []]
+    lines += [f"warning: {w}" for w in doc.get("warnings") or []]
     return "\n".join(lines)
 
 
@@ -202,7 +211,7 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
                       f"| n | {m['n_baseline']} vs {m['n_candidate']}"
                       + (f" ({sequential_text(doc)})" if sequential_text(doc) else "") + " |",
                       "| limit | " + threshold_text(doc.get("threshold") or {}, m.get("unit", ""),
-                                                   m.get("alpha")) + " |"]
+                                                   m.get("alpha"), mode) + " |"]
         else:
             lines.append(f"| limit | ≤ {m['max_regression_pct']:g}% worse |")
         result = "pass" if m["passed"] else (
@@ -210,25 +219,30 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
         lines += [f"| result | {result} |", ""]
     reasons = doc.get("reasons") or []
     lines += ["#### Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
+    lines += [f"- **warning:** {w}" for w in doc.get("warnings") or []]
     if plot:
         lines += ["", f"[Plot of both samples]({plot})"]
     return "\n".join(lines) + "\n"
 
 
-def history_table(columns: Sequence[str], data: Sequence[Sequence[object]], metric: str) -> str:
-    """`perfgate history`: date, contract, commit, role, n, median, change, verdict."""
+def history_table(columns: Sequence[str], data: Sequence[Sequence[object]], metric: str, *,
+                  lower_is_better: bool = True) -> str:
+    """`perfgate history`: date, contract, commit, role, n, median, change, verdict. The change
+    against the session before is positive when better, as in the verdict tables."""
     if not data:
         return f"no complete sessions with {metric} yet"
     idx = {c: i for i, c in enumerate(columns)}
     rows = []
     for r in data:
         change = r[idx["change_pct"]]
+        if change is not None and lower_is_better:
+            change = -change          # the query's change is the number's: up is positive
         rows.append([str(r[idx["started"]])[:19], r[idx["contract"]],
                      (r[idx["commit_sha"]] or "")[:12], r[idx["role"]], str(r[idx["n"]]),
                      num(r[idx["median"]]), "–" if change is None else f"{change:+.1f}%",
                      r[idx["verdict"]] or "–"])
     return plain_table(("date", "contract", "commit", "role", "n", f"median {metric}",
-                        "change", "verdict"), rows)
+                        "change (+ better)", "verdict"), rows)
 
 
 def attempts_table(attempts: Sequence[object]) -> str:

@@ -162,6 +162,35 @@ def n_for_effect(cv: float, effect_pct: float, alpha: float, power: float = 0.8)
     return n
 
 
+# Two measurements of the same code disagree "far beyond the noise" when their medians are
+# further apart (on a log scale) than this many robust pooled CVs, and at least the floor.
+SAME_CODE_SIGMAS = 4.0
+SAME_CODE_FLOOR = math.log(1.25)
+
+
+def robust_cv(values: Sequence[float]) -> float:
+    """MAD x 1.4826 / |median|: the spread of one session, not moved by an outlier run."""
+    v = list(values)
+    med = statistics.median(v)
+    if not med:
+        return 0.0
+    mad = statistics.median(abs(x - med) for x in v)
+    return 1.4826 * mad / abs(med)
+
+
+def same_code_disagree(earlier: Sequence[float], now: Sequence[float]) -> float | None:
+    """The ratio now/earlier of the medians when two sessions of the same code disagree far
+    beyond their noise, else None. Not a test: a plausibility check with a wide margin
+    (|ln ratio| > max(ln 1.25, 4 x the pooled robust CV)), for warnings only."""
+    if len(earlier) < 2 or len(now) < 2:
+        return None
+    a, b = statistics.median(earlier), statistics.median(now)
+    if a <= 0 or b <= 0:
+        return None
+    pooled = math.hypot(robust_cv(earlier), robust_cv(now))
+    gap = abs(math.log(b / a))
+    return b / a if gap > max(SAME_CODE_FLOOR, SAME_CODE_SIGMAS * pooled) else None
+
 def bootstrap_median_ci(values: Sequence[float], *, confidence: float = 0.95,
                         n_resamples: int = 2000, seed: int = SEED
                         ) -> tuple[float | None, float | None]:

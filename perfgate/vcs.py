@@ -110,7 +110,10 @@ def _temp_index(worktree: Path) -> Iterator[dict[str, str]]:
     os.close(fd)
     try:
         if real.exists():
-            shutil.copyfile(real, tmp)
+            # copy2 keeps the index's mtime: git's racy-entry check compares it with each
+            # file's, so an edit in the same second as the last checkout (same size) is still
+            # seen. A fresh mtime would hide it and the candidate's tree would be wrong.
+            shutil.copy2(real, tmp)
         else:
             os.unlink(tmp)
         env = {**os.environ, "GIT_INDEX_FILE": tmp}
@@ -160,14 +163,67 @@ def archive(worktree: Path, *, base: str, patch_path: Path, ref: str, message: s
     return sha
 
 
-def reset(worktree: Path, commit: str) -> None:
-    """Throw away the work tree's changes (archive them first). Never on the user's checkout."""
+def _perfgate_worktree(worktree: Path, doing: str) -> Path:
+    """The worktree's resolved path; refuses the user's own checkout (only ever read)."""
     worktree = Path(worktree).resolve()
     common = Path(_out(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir"))
     if worktree == common.parent.resolve():
-        raise PerfgateError(f"refusing to reset {worktree}: it is the user's own checkout")
+        raise PerfgateError(f"refusing to {doing} {worktree}: it is the user's own checkout")
+    return worktree
+
+
+def reset(worktree: Path, commit: str) -> None:
+    """Throw away the work tree's changes (archive them first), ignored files included: a
+    rejected candidate's dependencies and build must not outlive it. Never on the user's
+    checkout."""
+    worktree = _perfgate_worktree(worktree, "reset")
     _git(worktree, "reset", "-q", "--hard", commit)
-    _git(worktree, "clean", "-q", "-fd")
+    _git(worktree, "clean", "-q", "-ffdx")
+
+
+def private_dir(worktree: Path) -> Path:
+    """The worktree's own directory inside .git (it goes when the worktree goes)."""
+    return Path(_out(worktree, "rev-parse", "--absolute-git-dir"))
+
+
+def ignored(worktree: Path) -> list[str]:
+    """Ignored files and directories (a directory as one `dir/` entry), relative paths."""
+    out = _git(worktree, "ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+               "--directory").stdout.decode(errors="surrogateescape")
+    return sorted(p for p in out.split("\0") if p)
+
+
+def clean_ignored(worktree: Path, keep: tuple[str, ...] = ()) -> list[str]:
+    """Remove the worktree's ignored files (dependencies, builds, outputs) except `keep`;
+    untracked files that git does not ignore are a candidate's and stay. Never on the user's
+    checkout. Returns what was removed."""
+    worktree = _perfgate_worktree(worktree, "clean")
+    gone = [p for p in ignored(worktree) if p not in keep]
+    if not keep:
+        _git(worktree, "clean", "-q", "-ffdX")
+        return gone
+    for rel in gone:
+        path = worktree / rel
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    return gone
+
+
+def blobs(worktree: Path, names: frozenset[str]) -> tuple[str, dict[str, str]]:
+    """(the tree hash, {path: blob id} of the files named one of `names`, at any depth), both
+    of the work tree's current content, untracked files included."""
+    with _temp_index(worktree) as env:
+        tree = _out(worktree, "write-tree", env=env)
+        listing = _git(worktree, "ls-files", "-s", "-z", env=env).stdout.decode(
+            errors="surrogateescape")
+    found = {}
+    for entry in filter(None, listing.split("\0")):
+        meta, _, path = entry.partition("\t")
+        if path.rsplit("/", 1)[-1] in names:
+            found[path] = meta.split()[1]
+    return tree, found
 
 
 def copy_changes(src_root: Path, dst_worktree: Path) -> None:

@@ -1,6 +1,7 @@
 """`perfgate init`: the scoping questions, one at a time, turned into a validated contract file."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,10 @@ from perfgate.errors import UsageError
 # ask(question, default, choices) -> answer text. None means "take the defaults".
 Asker = Callable[[str, str, Sequence[str] | None], str]
 
+# The project's dodo.py: `doit list` in the project finds the stages through it.
+DODO = ('"""perfgate\'s stages as doit tasks: `doit list`, `doit baseline`, `doit gate`."""\n'
+        "from perfgate.tasks import *  # noqa: F401,F403\n")
+
 HEADER = """\
 # perfgate contract. Validate: perfgate check {name}; schema: perfgate schema.
 # Then: perfgate scope {name} -> review .perfgate/{name}/scoping.md -> perfgate approve {name}.
@@ -19,12 +24,25 @@ HEADER = """\
 
 
 def click_asker() -> Asker:
+    """Questions on stderr, answers from stdin: a terminal, or lines piped in. When piped
+    answers run out, every later question takes its default (and says so)."""
     import click
 
+    ended = [False]
+
     def ask(question: str, default: str, choices: Sequence[str] | None) -> str:
+        if ended[0]:
+            return default
         kind = click.Choice(list(choices)) if choices else None
-        return str(click.prompt(question, default=default, type=kind, show_choices=bool(choices),
-                                err=True))
+        try:
+            return str(click.prompt(question, default=default, type=kind,
+                                    show_choices=bool(choices), err=True))
+        except (click.exceptions.Abort, EOFError):
+            if sys.stdin.isatty():
+                raise
+            ended[0] = True
+            click.echo("\n(no more answers on stdin: defaults for the rest)", err=True)
+            return default
     return ask
 
 
@@ -35,7 +53,7 @@ def _default_primary(domain: str) -> str:
 def create(root: Path, name: str, given: dict[str, Any], *, ask: Asker | None,
            force: bool = False) -> Path:
     """Build the contract from flags, answers and defaults; validate; write contracts/NAME.yaml."""
-    from perfgate import recon
+    from perfgate import recon, stacks
 
     path = root / "contracts" / f"{name}.yaml"
     if path.exists() and not force:
@@ -62,31 +80,65 @@ def create(root: Path, name: str, given: dict[str, Any], *, ask: Asker | None,
     pct = float(q("threshold_pct", "Minimum improvement (%)", 20))
     warmup = int(q("warmup", "Warmup runs", 1))
     runs = int(q("runs", "Measurement runs (at least 3; 5+ for significance)", 5))
-    verify = q("verify", "Verify command that must pass on every candidate (empty: none)", "")
     ctx = recon.detect(root)
-    rec = recon.recommend(ctx, domain, repro, f".perfgate/{name}")
+    prep = stacks.propose(root, ctx)
+    setup = q("setup", "Set-up: install dependencies in each worktree (empty: none)"
+              + "".join(f"; {n}" for n in prep.notes if "gitignore" in n), prep.setup or "")
+    build = q("build", "Build: compile in each worktree, before any timing (empty: none)",
+              prep.build or "")
+    verify = q("verify", "Verify command that must pass on every candidate (empty: none)", "")
+    rec = stacks.recommend(ctx, domain, repro, f".perfgate/{name}", root=root)
     tool = q("profiler", f"Profiler ({rec.note})", rec.tool)
+    profiler = _profiler(tool, rec, given, ctx, domain, repro, name, root)
     secrets = q("secrets", "Secrets file path (empty: none)", "")
     data = {
         "version": contract_mod.CONTRACT_VERSION, "name": name, "domain": domain,
         "description": description,
         "repro": {"script": repro, "warmup_runs": warmup, "measurement_runs": runs,
                   "timeout_s": 600},
+        "setup": setup or None,
+        "build": build or None,
         "verify": verify or None,
         "metrics": {"primary": {"name": primary, "unit": unit, "lower_is_better": lower},
                     "watchdogs": watchdogs},
         "threshold": {"type": "pct", "pct_min": pct, "absolute_min": None,
                       "significance_required": True},
         "significance": {"test": "mann_whitney", "alpha": 0.05},
-        "profiler": ({"tool": rec.tool, "command": rec.command, "output_path": rec.output_path}
-                     if tool == rec.tool else
-                     {"tool": tool, "command": rec.command, "output_path": rec.output_path}),
+        "profiler": profiler,
         "secrets_file_path": secrets or None,
     }
     contract = contract_mod.from_mapping(data, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(HEADER.format(name=name) + contract_mod.to_yaml(contract), encoding="utf-8")
+    write_dodo(root)
     return path
+
+
+def write_dodo(root: Path) -> Path | None:
+    """A dodo.py of one import, so that `doit list` works in the project; never replaced."""
+    dodo = root / "dodo.py"
+    if dodo.exists():
+        return None
+    dodo.write_text(DODO, encoding="utf-8")
+    return dodo
+
+
+def _profiler(tool: str, rec, given: dict[str, Any], ctx, domain: str, repro: str, name: str,
+              root: Path) -> dict[str, str]:
+    """The profiler section: the recommendation, another known tool's own command, or the
+    command the user gave; never one tool's name with another's command."""
+    from perfgate import stacks
+
+    if given.get("profiler_command"):
+        return {"tool": tool, "command": given["profiler_command"],
+                "output_path": given.get("profiler_output") or rec.output_path}
+    if tool != rec.tool:
+        rec = stacks.for_tool(tool, ctx, domain, repro, f".perfgate/{name}", root)
+        if rec is None:
+            raise UsageError(f"init: --profiler {tool}: perfgate has no command for it; give one "
+                             f"with --profiler-command CMD --profiler-output PATH (known: "
+                             f"{', '.join(stacks.KNOWN_TOOLS)})")
+    return {"tool": rec.tool, "command": rec.command, "output_path": rec.output_path}
 
 
 def _watchdogs(domain: str, given: dict[str, Any], ask: Asker | None) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Commit i holds size.txt = sizes[i]: work.py does that much sleep-free CPU work, so the speed
 steps exactly where the sizes do. A commit in `broken` fails verify, one in `crash` crashes
-the repro; `noise` makes each run do up to that fraction more work, at random.
+the repro, one in `unbuildable` fails the contract's build step (when `build=True`); `noise`
+makes each run do up to that fraction more work, at random.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ WORK = textwrap.dedent("""\
     print("ok")
 """)
 CHECK = "import os, sys\nsys.exit(1 if os.path.exists('BROKEN') else 0)\n"
+BUILD = "import os, sys\nsys.exit('cannot build' if os.path.exists('NOBUILD') else 0)\n"
 
 
 def contract(name: str = "h", *, runs: int = 5, max_runs: int = 15, warmup: int = 0,
              pct: float = 15, verify: bool = True, metric: str = "wall_time",
-             extra: str = "") -> str:
+             build: bool = False, extra: str = "") -> str:
     return textwrap.dedent(f"""\
         version: 1
         name: {name}
@@ -40,23 +42,26 @@ def contract(name: str = "h", *, runs: int = 5, max_runs: int = 15, warmup: int 
           primary: {{name: {metric}, unit: s, lower_is_better: true}}
         threshold: {{type: pct, pct_min: {pct:g}}}
         significance: {{adaptive: true}}
-        """) + (f"verify: {PY} check.py\n" if verify else "") + extra
+        """) + (f"verify: {PY} check.py\n" if verify else "") + \
+        (f"build: {PY} build.py\n" if build else "") + extra
 
 
 def make(root: Path, sizes: Sequence[int], *, broken: Iterable[int] = (),
-         crash: Iterable[int] = (), noise: float = 0.0, **contract_kw) -> list[str]:
+         crash: Iterable[int] = (), unbuildable: Iterable[int] = (), noise: float = 0.0,
+         **contract_kw) -> list[str]:
     """The repository at root, one commit per size (oldest first); returns their shas."""
-    broken, crash = set(broken), set(crash)
+    broken, crash, unbuildable = set(broken), set(crash), set(unbuildable)
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "main")
     (root / "work.py").write_text(WORK)
     (root / "check.py").write_text(CHECK)
+    (root / "build.py").write_text(BUILD)
     if noise:
         (root / "noise.txt").write_text(f"{noise}\n")
     shas = []
     for i, size in enumerate(sizes):
         (root / "size.txt").write_text(f"{size}\n")
-        for name, which in (("BROKEN", broken), ("CRASH", crash)):
+        for name, which in (("BROKEN", broken), ("CRASH", crash), ("NOBUILD", unbuildable)):
             if i in which:
                 (root / name).write_text("1\n")
             else:

@@ -82,7 +82,8 @@ def test_two_steps_in_opposite_directions(tmp_path):
 
 def test_a_step_inside_a_run_of_broken_commits(tmp_path):
     repo = tmp_path / "repo"
-    shas = history.make(repo, [SMALL] * 8 + [BIG] * 6, broken={6, 7, 9}, crash={8}, pct=PCT)
+    shas = history.make(repo, [SMALL] * 8 + [BIG] * 6, broken={6, 9}, unbuildable={7}, crash={8},
+                        pct=PCT, build=True)
     r, doc = bisect(repo, shas)
     assert r.returncode == 0 and doc["result"] == "found", r.stderr
     (k,) = doc["culprits"]
@@ -90,7 +91,9 @@ def test_a_step_inside_a_run_of_broken_commits(tmp_path):
     assert k["candidates"] == shas[6:11]
     reasons = {s["position"]: s["reason"] for s in doc["skipped"]}
     assert set(reasons) == {6, 7, 8, 9}
-    assert reasons[6].startswith("verify failed: exit 1")
+    assert reasons[6].startswith("verify failed (exit 1)")
+    assert reasons[7].startswith(f"build `{PY} build.py` failed (exit 1)") and \
+        "cannot build" in reasons[7]
     assert reasons[8].startswith(f"{shas[8][:12]} warmup run 1: exit 1") or \
         reasons[8].startswith(f"{shas[8][:12]} run 1: exit 1")
     assert "crashed on purpose" in reasons[8]
@@ -159,7 +162,7 @@ def test_bad_input_is_one_line(tmp_path):
                                  "`perfgate detect h` first"),
         (["--good", shas[0], "--bad", shas[2]], "Error: bisect: no two commits of "
          f"{shas[0][:12]}..{shas[2][:12]} could be measured (2 of 3 failed; the first: verify "
-         "failed: exit 1)"),
+         "failed (exit 1))"),
     ]
     for args, message in cases:
         r = perfgate("bisect", "h", "--yes", *args, cwd=repo)

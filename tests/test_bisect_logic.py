@@ -112,7 +112,7 @@ def test_commits_that_fail_are_skipped_and_named(tmp_path):
     assert set(skipped) == {8, 9, 10, 11, 12}
     assert skipped[8] == "build failed: make exit 2"
     assert skipped[11].startswith(f"{shas[11][:12]} run 1: exit 1")
-    assert skipped[12].startswith("verify failed: exit 1")
+    assert skipped[12].startswith("verify failed (exit 1)")
     md = (ws.dir / "bisect" / "bisect.md").read_text()
     assert "## Skipped" in md and "the others could not be measured" in md
 
@@ -128,7 +128,7 @@ def test_a_failing_good_end_moves_inward_and_all_failing_is_one_line(tmp_path):
     with pytest.raises(UsageError) as exc:
         run(ws2, shas2, Timings(shas2, [1.0] * 5))
     assert str(exc.value).startswith(f"bisect: no two commits of {shas2[0][:12]}..")
-    assert "(4 of 5 failed; the first: verify failed: exit 1" in str(exc.value)
+    assert "(4 of 5 failed; the first: verify failed (exit 1)" in str(exc.value)
 
 
 def test_noise_buys_rounds_and_what_stays_unclear_is_reported(tmp_path):

@@ -42,6 +42,7 @@ def compare(repo, base, head, *extra):
     return r, json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_compare_faster_slower_noop_and_memory(gated):
     base = git(gated, "rev-parse", "HEAD")
     fast = commit(gated, program(300_000), "3x faster")
@@ -72,6 +73,7 @@ def test_compare_faster_slower_noop_and_memory(gated):
     assert snapshot(gated)["work.py"] == (gated / "work.py").read_bytes()
 
 
+@pytest.mark.slow
 def test_p_value_is_what_scipy_computes_from_the_store(gated):
     from scipy import stats
 
@@ -93,6 +95,7 @@ def test_p_value_is_what_scipy_computes_from_the_store(gated):
     assert rows[0][0] == "accepted" and rows[0][1] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_gate_accepts_then_rejects_and_archives(gated):
     assert perfgate("scope", "work", "--yes", cwd=gated).returncode == 0
     # Your own edit, gated from the checkout: the checkout itself stays as it is.
@@ -132,19 +135,21 @@ def test_gate_accepts_then_rejects_and_archives(gated):
     assert snapshot(gated) == before
 
 
+@pytest.mark.slow
 def test_broken_verify_is_rejected_without_measuring(gated):
     assert perfgate("scope", "work", "--yes", cwd=gated).returncode == 0
     (gated / "work.py").write_text(program(10_000, answer="wrong"))
     r = perfgate("gate", "work", "--from-checkout", "--json", cwd=gated)
     assert r.returncode == 1
     doc = json.loads(r.stdout)
-    assert doc["reasons"][0].startswith("verify failed: exit 1")
+    assert doc["reasons"][0].startswith("verify failed (exit 1)")
     assert doc["candidate"]["session"] is None
     r = perfgate("sql", "SELECT count(*) AS n FROM sessions WHERE role = 'candidate'",
                  "--format", "json", cwd=gated)
     assert json.loads(r.stdout) == [{"n": 0}]
 
 
+@pytest.mark.slow
 def test_no_interleave_refuses_a_foreign_fingerprint(gated):
     from perfgate.store import Store
 

@@ -127,6 +127,47 @@ def test_nonexistent_command(tmp_path):
     assert r.exit_code == 127 and "not found" in r.problem()
 
 
+@pytest.mark.skipif(__import__("shutil").which("node") is None, reason="node not installed")
+def test_a_failure_is_explained_by_its_error_line_not_its_last_line(tmp_path):
+    """Node's last stderr line is its version: the line naming the error must be shown."""
+    (tmp_path / "bench.js").write_text("require('marked')\n")
+    r = harness.run_once("node bench.js", cwd=tmp_path)
+    assert r.exit_code == 1
+    assert "Error: Cannot find module 'marked'" in r.problem()
+    assert r.problem().endswith(f"Node.js {os.popen('node --version').read().strip()}")
+
+
+def test_a_python_failure_shows_the_exception_and_the_line_before(tmp_path):
+    r = harness.run_once(py("import not_a_module_xyz"), cwd=tmp_path)
+    assert r.problem().startswith("exit 1: ")
+    assert r.problem().endswith(" | ModuleNotFoundError: No module named 'not_a_module_xyz'")
+
+
+def test_the_error_at_the_start_of_a_long_stderr_is_kept(tmp_path):
+    """A long stack trace after the error pushes it out of a tail: the head is kept too."""
+    code = """
+        import sys
+        print("Error: the real cause", file=sys.stderr)
+        for i in range(2000):
+            print(f"    at frame {i}", file=sys.stderr)
+        sys.exit(3)
+    """
+    r = harness.run_once(py(code), cwd=tmp_path)
+    assert r.problem().startswith("exit 3: Error: the real cause | … | at frame 1998")
+    assert len(r.stderr_tail) < 8 * 1024
+
+
+def test_explain_keeps_order_and_marks_gaps():
+    assert harness.explain("") == ""
+    assert harness.explain("one line") == "one line"
+    assert harness.explain("a\nb\nerror: x\nc\nd\ne") == "error: x | … | d | e"
+    assert harness.explain("a\nb\nc") == "b | c"
+    cargo = ("   Compiling x v0.1.0\nerror[E0425]: cannot find value `y` in this scope\n"
+             " --> src/main.rs:2:5\n\nerror: could not compile `x` due to 1 previous error\n")
+    assert harness.explain(cargo).startswith("error[E0425]: cannot find value `y`")
+    assert len(harness.explain("x" * 5000)) == harness.EXPLAIN_WIDTH
+
+
 def test_the_ledger_holds_the_group_while_the_command_runs(tmp_path):
     """The launcher records the group before the command starts; perfgate forgets it after."""
     import threading

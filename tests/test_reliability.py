@@ -14,6 +14,7 @@ from tests.conftest import PY, contract_yaml, git, perfgate
 SECRET = "s3cr3t-Value-7f3a9"
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_the_store_an_artifact_or_a_log(repo, tmp_path):
     secrets = tmp_path / "secrets.env"
     secrets.write_text(f"API_TOKEN={SECRET}\n")
@@ -143,6 +144,7 @@ def test_kill_9_at_random_points_never_corrupts_or_leaks(repo, recovery):
         assert store.session(session)["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_two_contracts_measure_concurrently_on_one_store(repo):
     (repo / "contracts" / "other.yaml").write_text(contract_yaml(name="other"))
     for name in ("work", "other"):
@@ -161,6 +163,7 @@ def test_two_contracts_measure_concurrently_on_one_store(repo):
         assert f"contract: {name}" in state and "status: baselined" in state
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupting_a_baseline_leaves_nothing_running(repo, sig):
     (repo / "work.py").write_text("import time\nt = time.time()\nwhile time.time() - t < 0.4: pass\n")
@@ -193,6 +196,7 @@ def test_an_unwritable_perfgate_dir_is_a_clear_error(repo):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_fixer_runs_kills_it_and_resumes(tmp_path):
     from perfgate.demo import make_repo
 

@@ -2,6 +2,8 @@
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import PY, contract_yaml, git, perfgate, snapshot
 
 
@@ -11,6 +13,7 @@ def sql(repo, query):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_scope_approve_baseline(repo):
     before = snapshot(repo)
     # doit runs scoping first (baseline depends on scoping.md), then stops at the hard gate.
@@ -82,6 +85,7 @@ def test_scope_approve_baseline(repo):
     assert r.returncode == 0 and "work" in r.stdout and "baselined" in r.stdout
 
 
+@pytest.mark.slow
 def test_editing_the_contract_invalidates_the_approval(repo):
     assert perfgate("scope", "work", "--yes", cwd=repo).returncode == 0
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=4))
@@ -99,8 +103,9 @@ def test_approve_refuses_after_an_edit_without_rescoping(repo):
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=5))
     r = perfgate("approve", "work", cwd=repo)
     assert r.returncode == 2
-    assert r.stderr.strip() == ("Error: contracts/work.yaml changed since it was scoped; the "
-                                "approval no longer holds: run `perfgate scope work` again")
+    assert r.stderr.strip() == ("Error: contracts/work.yaml changed since it was scoped (repro); "
+                                "the approval no longer holds (scoping tests what it approves): "
+                                "run `perfgate scope work` again")
 
 
 def test_failing_preflight_cannot_be_approved(repo):
@@ -132,6 +137,7 @@ def test_missing_custom_metric_fails_preflight(repo):
     assert "preflight: failed" in art and "p95_ms" in art
 
 
+@pytest.mark.slow
 def test_doit_list_and_doit_baseline(repo):
     (repo / "dodo.py").write_text("from perfgate.tasks import *  # noqa\n")
     r = subprocess.run([PY, "-m", "doit", "list"], cwd=repo, capture_output=True, text=True)
@@ -143,3 +149,47 @@ def test_doit_list_and_doit_baseline(repo):
     r = subprocess.run([PY, "-m", "doit", "baseline"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (repo / ".perfgate" / "work" / "baseline.md").exists()
+
+
+def test_scope_prints_nothing_of_doits_own(repo):
+    """`forgetting scoping:work` was doit's line, printed before the report."""
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "forgetting" not in r.stdout + r.stderr
+    assert r.stdout.startswith("---")         # the report's front matter comes first
+
+
+def test_scoping_runs_the_profiler_once_and_fails_on_one_that_cannot_work(repo):
+    """The issue's item 9: recommendations were never checked, and failed later in the loop."""
+    base = (repo / "contracts" / "work.yaml").read_text()
+    (repo / "contracts" / "work.yaml").write_text(
+        base + "profiler: {tool: nothing, command: 'echo Error: no such profiler >&2; exit 3',"
+               " output_path: out.prof}\n")
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 2, r.stdout + r.stderr
+    check = next(line for line in r.stdout.splitlines() if line.startswith("- check:"))
+    assert check.startswith("- check: FAILED: the profiler (nothing) `echo Error: no such")
+    assert "failed (exit 3): Error: no such profiler; fix profiler: in contracts/work.yaml" \
+        in check
+    # A profiler that runs but never sees the project's code is as useless to the loop.
+    (repo / "contracts" / "work.yaml").write_text(
+        base + f"profiler: {{tool: cprofile, command: '{PY} -m cProfile -o p.pstats -m timeit -n 1 pass',"
+               " output_path: p.pstats}\n")
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 2
+    assert "names no function of the project" in r.stdout
+    # The recommended one (cProfile for `python work.py`) works and names work.py's code.
+    (repo / "contracts" / "work.yaml").write_text(base)
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "- check: passed: cprofile ran and its profile parsed" in r.stdout
+    assert not (repo / ".perfgate" / "work" / "base" / "p.pstats").exists()
+
+
+def test_a_recommendation_perfgate_cannot_run_only_warns(repo):
+    c = (repo / "contracts" / "work.yaml").read_text().replace("cli_startup", "render_fps")
+    (repo / "contracts" / "work.yaml").write_text(c)
+    r = perfgate("scope", "work", cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "- check: FAILED: no profiler perfgate can run here" in r.stdout
+    assert "`perfgate run` needs `profiler:` in the contract" in r.stdout

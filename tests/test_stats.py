@@ -70,3 +70,14 @@ def test_describe():
     assert (d.n, d.median, d.mean, d.sd, d.min, d.max) == (3, 2.0, 2.0, 1.0, 1.0, 3.0)
     assert d.cv == 0.5
     assert stats.describe([]).n == 0
+
+
+def test_same_code_disagree_only_far_beyond_the_noise():
+    quiet = [0.42, 0.43, 0.41, 0.42, 0.44]
+    assert stats.same_code_disagree(quiet, [0.14, 0.15, 0.14, 0.13, 0.14]) == pytest.approx(
+        0.14 / 0.42, rel=0.01)
+    assert stats.same_code_disagree(quiet, [0.45, 0.46, 0.44, 0.47, 0.45]) is None  # 7%: noise
+    noisy = [0.3, 0.5, 0.4, 0.6, 0.35]
+    assert stats.same_code_disagree(noisy, [0.55, 0.7, 0.5, 0.8, 0.6]) is None  # within its CV
+    assert stats.same_code_disagree([1.0, 1.0, 1.0], [1.3, 1.3, 1.3]) is not None  # exact metric
+    assert stats.same_code_disagree([1.0], [3.0]) is None                       # too few runs

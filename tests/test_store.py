@@ -359,6 +359,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_writers_both_complete(tmp_path):
     path = tmp_path / "p.duckdb"  # not created yet: both race to create it too
     procs = [subprocess.Popen([PY, "-c", WRITER, str(path), name], stderr=subprocess.PIPE,

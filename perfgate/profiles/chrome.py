@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perfgate.profiles import Frame, Profile, malformed
+from perfgate.profiles import Frame, NoSamples, Profile, malformed
 
 
 def parse(path: Path) -> Profile:
@@ -52,5 +52,5 @@ def parse(path: Path) -> Profile:
         raise malformed(path, f"invalid .cpuprofile ({exc.__class__.__name__}: {exc})") from None
     prof.stacks = [(s, w) for s, w in prof.stacks if s]
     if not prof.stacks:
-        raise malformed(path, "no samples")
+        raise NoSamples(path)
     return prof

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perfgate.profiles import Frame, Profile, malformed
+from perfgate.profiles import Frame, NoSamples, Profile, malformed
 
 
 def _frame(node: dict) -> Frame:
@@ -36,5 +36,5 @@ def parse(path: Path) -> Profile:
         raise malformed(path, f"invalid pyinstrument JSON ({exc.__class__.__name__}: {exc})") \
             from None
     if not prof.stacks:
-        raise malformed(path, "no samples")
+        raise NoSamples(path)
     return prof

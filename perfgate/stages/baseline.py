@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from perfgate import approval, artifacts, report, secrets, vcs
+from perfgate import approval, artifacts, prepare, report, secrets, vcs
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.sessions import Recorder, Side
@@ -21,7 +21,13 @@ def baseline(ws: Workspace, *, progress=None) -> Artifact:
     store = ws.project.store()
     state.status = Status.BASELINE
     state_mod.write(ws.state_path, state)
-    side = Side("baseline", "baseline", base, state.base_commit, vcs.tree_hash(base))
+    side = Side("baseline", "baseline", base, state.base_commit, None)
+    try:
+        side.tree = prepare.ensure(ws, base).tree
+    except prepare.SetupFailed as exc:
+        from perfgate.stages.measuring import base_failed
+
+        raise base_failed(side, str(exc)) from None
     rec = Recorder(store, contract, secrets.environment(secret_values),
                    redact=secrets.redactions(secret_values), progress=progress)
     rec.measure([side], warmup=contract.repro.warmup_runs, runs=contract.repro.measurement_runs)

@@ -75,7 +75,7 @@ def brief(ws: Workspace, spot: dict, state: State) -> str:
     lines = [f"# Fixing brief: {c.name}, iteration {state.iteration + 1}", "",
              "## Goal", "",
              f"Make `{c.repro.script}` faster: {p.name} ({p.unit}, "
-             f"{'lower' if p.lower_is_better else 'higher'} is better) must improve by {need}, "
+             f"{'lower' if p.lower_is_better else 'higher'} is better) must be {need}, "
              "with no watchdog regressing" +
              (": " + ", ".join(f"{w.name} by more than {w.max_regression_pct:g}%"
                                for w in c.metrics.watchdogs) if c.metrics.watchdogs else "") + ".",
@@ -122,12 +122,7 @@ def run_fixer(ws: Workspace, fixer: str, spot: dict, brief_path, *, timeout_s: f
     env = {**os.environ, "PERFGATE_BRIEF": str(brief_path), "PERFGATE_HOTSPOT_JSON": hotspot_json,
            "PERFGATE_WORKTREE": str(ws.work_tree), "PERFGATE_CONTRACT": ws.name}
     res = harness.call(argv, cwd=ws.work_tree, env=env, timeout_s=timeout_s)
-    if res.timed_out:
-        return f"the fixer timed out after {timeout_s:g} s"
-    if res.returncode != 0:
-        last = res.tail.strip().splitlines()[-1:] or [""]
-        return f"the fixer exited {res.returncode}: {last[0][:200]}"
-    return ""
+    return res.failure("the fixer", timeout_s) or ""
 
 
 def run(ws: Workspace, *, fixer: str | None = None, manual=None,

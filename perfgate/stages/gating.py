@@ -8,6 +8,7 @@ from perfgate import approval, artifacts, gate, report, vcs
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.errors import UsageError
+from perfgate.stages import measuring
 from perfgate.stages.measuring import Pair
 from perfgate.state import Attempt, Status
 from perfgate.workspace import Workspace
@@ -20,11 +21,11 @@ def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Ve
         empty = gate.Samples(values={})
         return gate.decide(empty, empty, c, verify_failure=pair.verify_failure, look=pair.look)
     if pair.run_failure:
+        if pair.run_failure.role == pair.base.role != pair.candidate.role:
+            raise measuring.base_failed(pair.base, pair.run_failure.message)
         failed = gate.Samples(values={}, failures=(pair.run_failure.message,))
         empty = gate.Samples(values={})
-        on_candidate = pair.run_failure.role == pair.candidate.role
-        return gate.decide(*((empty, failed) if on_candidate else (failed, empty)), c,
-                           look=pair.look)
+        return gate.decide(empty, failed, c, look=pair.look)
     b, cnd = _values(ws, pair)
     base = gate.Samples(b, failures=tuple(pair.base.problems))
     cand = gate.Samples(cnd, failures=tuple(pair.candidate.problems))
@@ -40,11 +41,41 @@ def _values(ws: Workspace, pair: Pair) -> tuple[dict[str, list[float]], dict[str
 
 
 def document(ws: Workspace, pair: Pair, verdict: gate.Verdict) -> dict[str, Any]:
-    return verdict.to_document(
+    doc = verdict.to_document(
         contract=ws.name,
         base={"commit": pair.base.commit, "session": pair.base.session_id or None},
         candidate={"commit": pair.candidate.commit, "tree": pair.candidate.tree,
                    "session": pair.candidate.session_id or None})
+    doc["warnings"] = base_warnings(ws, pair)
+    return doc
+
+
+def base_warnings(ws: Workspace, pair: Pair) -> list[str]:
+    """The base commit as measured in this gate against its own earlier baseline session: when
+    the two are far apart beyond the noise, they did not run the same thing (the issue's
+    worktree that borrowed the user's node_modules measured 0.14 s, its baseline 0.42 s)."""
+    from perfgate import stats
+
+    if pair.comparison_id is None or not pair.base.session_id or not pair.base.commit:
+        return []
+    store = ws.project.store()
+    earlier = store.latest_session(ws.name, "baseline", contract_digest=ws.contract.digest(),
+                                   commit_sha=pair.base.commit, before_id=pair.base.session_id)
+    if earlier is None:
+        return []
+    prim = ws.contract.metrics.primary
+    values = store.values([earlier["id"], pair.base.session_id], [prim.name])
+    then, now = values[earlier["id"]][prim.name], values[pair.base.session_id][prim.name]
+    ratio = stats.same_code_disagree(then, now)
+    if ratio is None:
+        return []
+    import statistics
+
+    return [f"the base commit {pair.base.commit[:12]} measured {report.num(statistics.median(now))}"
+            f" {prim.unit} in this gate but {report.num(statistics.median(then))} {prim.unit} in "
+            f"its baseline (session {earlier['id']}), {max(ratio, 1 / ratio):.2g}x apart, far "
+            "beyond the noise: the two did not run the same thing (dependencies or a build "
+            "from another commit? a changed machine?); do not trust this verdict"]
 
 
 def record(ws: Workspace, pair: Pair, verdict: gate.Verdict, doc: dict[str, Any]) -> int:
@@ -122,8 +153,6 @@ def plot_samples(ws: Workspace, pair: Pair, path, title: str):
 
 def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:
     """`doit gating`: decide on the current measuring.md, act, write gating.md; returns the document."""
-    from perfgate.stages import measuring
-
     state = approval.require(ws)
     art = state.current(artifacts.read_artifact(ws.artifact("measuring")))
     if art is None:

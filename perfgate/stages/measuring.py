@@ -5,16 +5,14 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfgate import approval, artifacts, harness, report, secrets, sequential, vcs
+from perfgate import approval, artifacts, harness, prepare, report, secrets, sequential, vcs
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
-from perfgate.errors import RunFailed, UsageError
+from perfgate.errors import MeasurementError, RunFailed, UsageError
 from perfgate.sequential import Look
 from perfgate.sessions import Executor, Recorder, Side
 from perfgate.state import Status
 from perfgate.workspace import Workspace
-
-TAIL_LINES = 3
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,36 @@ class Pair:
     verify_failure: str | None
     run_failure: RunFailure | None = None
     look: Look | None = None            # the look of the plan the measuring stopped at
+    prepared: dict[str, str] = dataclasses.field(default_factory=dict)  # label -> what ran
+
+
+def base_failed(base: Side, problem: str) -> MeasurementError:
+    """A base that cannot run is an error in the contract or the base, never a verdict."""
+    where = f" at {base.commit[:12]}" if base.commit else ""
+    return MeasurementError(f"the base side{where} cannot be measured: {problem} (an error, "
+                            "not a verdict: fix the contract or the base)")
+
+
+def prepare_sides(ws: Workspace, base: Side, cand: Side, *, with_base: bool = True
+                  ) -> tuple[dict[str, str], str | None]:
+    """Set-up and build in both worktrees (prepare.ensure). A base that fails raises; a
+    candidate that fails comes back as the reason it is rejected. A side without a tree hash
+    is not a git worktree (the gate loop's fake executor): nothing to prepare."""
+    done: dict[str, str] = {}
+    with_base = with_base and base.tree is not None
+    if cand.tree is None:
+        return done, None
+    if with_base:
+        try:
+            done[base.label] = prepare.ensure(ws, base.cwd).describe()
+        except prepare.SetupFailed as exc:
+            raise base_failed(base, str(exc)) from None
+    if not with_base or Path(cand.cwd).resolve() != Path(base.cwd).resolve():
+        try:
+            done[cand.label] = prepare.ensure(ws, cand.cwd).describe()
+        except prepare.SetupFailed as exc:
+            return done, f"{cand.label}: {exc}"
+    return done, None
 
 
 def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
@@ -44,11 +72,7 @@ def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
     res = harness.run_shell(ws.contract.verify, cwd=tree, env=env,
                             timeout_s=ws.contract.repro.timeout_s, redact=redact,
                             ledger=ws.project.ledger_dir)
-    if res.returncode == 0:
-        return None
-    tail = " | ".join(res.tail.strip().splitlines()[-TAIL_LINES:])
-    how = "timed out" if getattr(res, "timed_out", False) else f"exit {res.returncode}"
-    return f"verify failed: {how}, last lines: {tail}" if tail else f"verify failed: {how}"
+    return res.failure("verify", ws.contract.repro.timeout_s)
 
 
 def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = True,
@@ -63,9 +87,13 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     c = ws.contract
     values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
     env, redact = secrets.environment(values), secrets.redactions(values)
+    prepared, broken = prepare_sides(ws, base, cand, with_base=interleave)
+    if broken:
+        return Pair(base, cand, None, None, run_failure=RunFailure(cand.role, broken),
+                    prepared=prepared)
     failure = verify(ws, cand.cwd, env, redact) if run_verify else None
     if failure:
-        return Pair(base, cand, None, failure)
+        return Pair(base, cand, None, failure, prepared=prepared)
     store = ws.project.store()
     looks = sequential.plan(c.repro.measurement_runs, c.repro.max_runs, c.significance.alpha,
                             adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive))
@@ -82,11 +110,14 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
         more = _next_round(c, looks, reached, base, cand, base_values, mode)
         rec.measure(sides, warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs, more=more)
     except RunFailed as exc:
-        # Partial data never decides: the sessions are marked failed, the gate rejects.
+        # Partial data never decides: the sessions are marked failed. A failure of the
+        # candidate rejects it; one of the base is an error (the gate cannot judge at all).
+        if exc.role == base.role != cand.role:
+            raise base_failed(base, f"`{base.script or c.repro.script}`: {exc}") from None
         return Pair(base, cand, None, None, run_failure=RunFailure(exc.role, str(exc)),
-                    look=reached[-1])
+                    look=reached[-1], prepared=prepared)
     comparison = store.new_comparison(c.name, base.session_id, cand.session_id)
-    return Pair(base, cand, comparison, None, look=reached[-1])
+    return Pair(base, cand, comparison, None, look=reached[-1], prepared=prepared)
 
 
 def _next_round(c, looks: tuple[Look, ...], reached: list[Look], base: Side, cand: Side,
@@ -142,10 +173,13 @@ def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
             "candidate_session": pair.candidate.session_id or None,
             "comparison": pair.comparison_id, "verify_failure": pair.verify_failure,
             "run_failure": dataclasses.asdict(pair.run_failure) if pair.run_failure else None,
-            "look": dataclasses.asdict(pair.look) if pair.look else None}
+            "look": dataclasses.asdict(pair.look) if pair.look else None,
+            "prepared": pair.prepared or None}
     lines = [f"# Measuring: {ws.name}", "",
              f"- baseline: `{pair.base.commit}` ({ws.display(pair.base.cwd)})",
              f"- candidate: tree `{pair.candidate.tree}` ({ws.display(pair.candidate.cwd)})"]
+    if ws.contract.setup or ws.contract.build:
+        lines += [f"- set-up and build, {label}: {what}" for label, what in pair.prepared.items()]
     if pair.verify_failure:
         lines += ["", f"**{pair.verify_failure}** — the candidate was not measured.", ""]
     elif pair.run_failure:

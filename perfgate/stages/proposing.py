@@ -8,7 +8,7 @@ from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.errors import UsageError
 from perfgate.hotspots import HOTSPOTS_VERSION, rank
-from perfgate.profiles import load
+from perfgate.profiles import NoSamples, load
 from perfgate.state import Status
 from perfgate.workspace import Workspace
 
@@ -18,11 +18,16 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     prof_art = state.current(artifacts.read_artifact(ws.artifact("profiling")))
     if prof_art is None:
         raise UsageError(f"no current profile of {ws.name}: run the profiling stage first")
-    profile = load(ws.root / prof_art.meta["profile"])
-    spots = rank(profile, ws.work_tree, min_share=ws.contract.loop.min_share_pct / 100,
-                 exclude=state.tried_hotspots())
+    empty = ""
+    try:
+        profile = load(ws.root / prof_art.meta["profile"])
+    except NoSamples as exc:
+        profile, empty = None, str(exc)
+    spots = [] if profile is None else rank(
+        profile, ws.work_tree, min_share=ws.contract.loop.min_share_pct / 100,
+        exclude=state.tried_hotspots())
     doc = {"version": HOTSPOTS_VERSION, "contract": ws.name, "profile": prof_art.meta["profile"],
-           "unit": profile.unit, "total": profile.total,
+           "unit": profile.unit if profile else None, "total": profile.total if profile else 0,
            "hotspots": [h.to_dict() for h in spots]}
     artifacts.write_atomic(ws.dir / "hotspots.json", json.dumps(doc, indent=2) + "\n")
     ws.project.store().record_hotspots(ws.name, state.iteration + 1,
@@ -35,6 +40,7 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
             f"caller in the project. Already tried: {len(state.tried_hotspots())}.", ""]
     body += [report.markdown_table(("#", "function", "where", "self", "inclusive", "calls"),
                                    rows) if rows else
+             f"Nothing to propose: {empty}." if profile is None else
              f"No function of the project reaches {ws.contract.loop.min_share_pct:g}% of the "
              "profile: nothing left to propose."]
     state.status = Status.PROPOSING

@@ -5,7 +5,18 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from perfgate import artifacts, environment, recon, report, secrets, sequential, stats, vcs
+from perfgate import (
+    artifacts,
+    environment,
+    prepare,
+    recon,
+    report,
+    secrets,
+    sequential,
+    stacks,
+    stats,
+    vcs,
+)
 from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.sessions import Recorder, Side
@@ -26,6 +37,8 @@ class Preflight:
     noise: list[str] = field(default_factory=list)
     session_id: int | None = None
     environment: dict = field(default_factory=dict)
+    prepared: str | None = None          # what set-up and build did, when the contract has them
+    profiler: object = None              # profiling.Check: the profiler, run once
 
 
 def scope(ws: Workspace, *, progress=None) -> Artifact:
@@ -41,6 +54,13 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
     ctx = recon.detect(root)
     base = vcs.ensure_worktree(root, ws.base_tree, state.base_commit)
     pre = preflight(ws, base, state.base_commit, progress=progress)
+    if pre.passed:
+        from perfgate.stages import profiling
+
+        pre.profiler = profiling.check(ws, base)
+        if not pre.profiler.passed and pre.profiler.required:
+            pre.passed = False
+            pre.problems.append(f"profiler: {pre.profiler.message}")
     pre.warnings += vcs.check_repo(root)
     dirty = vcs.dirty(root)
     if dirty:
@@ -49,7 +69,8 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
             f"{', …' if len(dirty) > 3 else ''}); the baseline measures commit "
             f"{state.base_commit[:12]} without them")
     meta = {"epoch": state.epoch, "result": "pending", "contract": contract.name,
-            "contract_digest": contract.digest(), "base_commit": state.base_commit,
+            "contract_digest": contract.digest(), "contract_sections": contract.section_digests(),
+            "base_commit": state.base_commit,
             "preflight": "passed" if pre.passed else "failed",
             "preflight_session": pre.session_id}
     art = Artifact(meta, render(ws, ctx, pre))
@@ -62,6 +83,12 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     """Warmup + a few real runs through the harness, then the checks and the power arithmetic."""
     contract = ws.contract
     runs = max(3, min(contract.repro.measurement_runs, MAX_PREFLIGHT_RUNS))
+    try:
+        prepared = prepare.ensure(ws, cwd).describe()
+    except prepare.SetupFailed as exc:
+        return Preflight(runs=0, passed=False, exit_codes=[], observed={},
+                         problems=[f"on the base commit {commit[:12]}: {exc}"],
+                         prepared="failed")
     secret_values = secrets.load(contract.secrets_file_path, ws.root, source=str(ws.contract_path))
     env = secrets.environment(secret_values)
     store = ws.project.store()
@@ -75,7 +102,7 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
                     exit_codes=[r.exit_code for r in side.records],
                     observed={n: side.values(n) for n in names},
                     problems=list(side.problems), session_id=side.session_id,
-                    environment=machine)
+                    environment=machine, prepared=prepared)
     for name in names:
         if len(pre.observed[name]) < len(side.records):
             pre.passed = False
@@ -121,10 +148,10 @@ def verify_once(ws: Workspace, cwd, env, redact) -> str | None:
     res = harness.run_shell(ws.contract.verify, cwd=cwd, env=env,
                             timeout_s=ws.contract.repro.timeout_s, redact=redact,
                             ledger=ws.project.ledger_dir)
-    if res.returncode == 0:
+    failed = res.failure("verify", ws.contract.repro.timeout_s)
+    if failed is None:
         return None
-    return (f"verify fails on the base commit (exit {res.returncode}); every candidate "
-            "would be rejected")
+    return f"{failed} on the base commit; every candidate would be rejected"
 
 
 def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
@@ -204,6 +231,8 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
             f"- warmup_runs: {c.repro.warmup_runs}",
             f"- measurement_runs: {c.repro.measurement_runs}",
             f"- timeout_s: {c.repro.timeout_s:g}",
+            f"- setup: `{c.setup}`" if c.setup else "- setup: none",
+            f"- build: `{c.build}`" if c.build else "- build: none",
             f"- verify: `{c.verify}`" if c.verify else "- verify: none",
             "", "### Metrics", f"- primary: `{report.metric_spec(prim)}`", "- watchdogs:"]
     out += [f"  - `{report.metric_spec(w)}`" for w in c.metrics.watchdogs] or ["  - none"]
@@ -216,13 +245,17 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
         out += [f"- tool: {c.profiler.tool}", f"- command: `{c.profiler.command}`",
                 f"- output_path: `{c.profiler.output_path}`"]
     else:
-        rec = recon.recommend(ctx, c.domain, c.repro.script, f".perfgate/{c.name}")
+        rec = stacks.recommend(ctx, c.domain, c.repro.script, f".perfgate/{c.name}", root=ws.root)
         out += ["- none in the contract; recommended for this stack:",
                 f"  - tool: {rec.tool}", f"  - command: `{rec.command}`",
-                f"  - output_path: `{rec.output_path}`"]
+                f"  - output_path: `{rec.output_path}`", f"  - note: {rec.note}"]
+    chk = pre.profiler
+    if chk is not None:
+        out.append(f"- check: {'passed' if chk.passed else 'FAILED'}: {chk.message}")
     out += ["", "### Secrets", c.secrets_file_path or "none", "", "## Pre-flight result",
             f"- status: **{'passed' if pre.passed else 'FAILED'}**",
             f"- runs: {c.repro.warmup_runs} warmup + {pre.runs} measured",
+            *([f"- set-up and build on the base: {pre.prepared}"] if pre.prepared else []),
             f"- exit codes: {', '.join(map(str, pre.exit_codes)) or 'none'}"]
     for name, vals in pre.observed.items():
         shown = ", ".join(f"{v:.6g}" for v in vals) or "not observed"
