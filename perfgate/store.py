@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.resources
 import json
 import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,31 @@ class Summary:
 
 
 
+@dataclass(frozen=True)
+class NewSession:
+    """A finished session for add_sessions(): runs are (idx, warmup, exit_code, {metric: value})."""
+
+    contract: str
+    role: str
+    commit_sha: str | None
+    fingerprint: dict
+    started: dt.datetime
+    runs: Sequence[tuple[int, bool, int, Mapping[str, float]]]
+    status: str = "complete"
+    finished: dt.datetime | None = None
+    tree_sha: str | None = None
+    contract_digest: str | None = None
+
+
+def machine_of(fingerprint: Mapping[str, Any]) -> str:
+    """`<host or $PERFGATE_MACHINE>/<8 hex of the CPU model and cores>`: history groups by it.
+    The label names a class of CI runners whose host names change; the hash still keeps
+    different hardware apart. Migration 0005 computes the same string in SQL."""
+    label = os.environ.get("PERFGATE_MACHINE") or fingerprint.get("host") or "?"
+    hw = f"{fingerprint.get('cpu_model') or ''}|{fingerprint.get('cores') or ''}"
+    return f"{label}/{hashlib.md5(hw.encode()).hexdigest()[:8]}"
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -78,11 +104,18 @@ class Store:
         self.busy_timeout_s = busy_timeout_s
         self._migrated = False
 
+    @property
+    def name(self) -> str:
+        """How messages name this store."""
+        return str(self.path)
+
     # -- connections ----------------------------------------------------------------------
 
     def _connect(self, read_only: bool = False):
         import duckdb
 
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         delay, deadline = 0.05, time.monotonic() + self.busy_timeout_s
         while True:
             try:
@@ -107,7 +140,6 @@ class Store:
     def _tx(self) -> Iterator[Any]:
         import duckdb
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._connect()
         try:
             if not self._migrated:
@@ -139,7 +171,7 @@ class Store:
         with contextlib.suppress(duckdb.CatalogException):  # a new file: no table yet
             have = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
         if have and max(have) > newest:
-            raise UsageError(f"{self.path}: store schema version {max(have)} is newer than this "
+            raise UsageError(f"{self.name}: store schema version {max(have)} is newer than this "
                              f"perfgate ({newest}); upgrade perfgate")
         for version, name, sql in known:
             if version in have:
@@ -175,11 +207,11 @@ class Store:
         with self._tx() as con:
             return con.execute(
                 "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
-                "contract_digest, fingerprint, host, pid, pgid, started, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
+                "contract_digest, fingerprint, host, pid, pgid, started, status, machine) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
                 [contract, role, comparison_id, commit_sha, tree_sha, contract_digest,
                  json.dumps(fingerprint, sort_keys=True), socket.gethostname(), os.getpid(),
-                 pgid, _now()]).fetchone()[0]
+                 pgid, _now(), machine_of(fingerprint)]).fetchone()[0]
 
     def set_pgid(self, session_id: int, pgid: int) -> None:
         with self._tx() as con:
@@ -237,9 +269,9 @@ class Store:
     def _check_usable(self, con: Any, session_id: int, any_status: bool) -> None:
         row = con.execute("SELECT status FROM sessions WHERE id = ?", [session_id]).fetchone()
         if row is None:
-            raise UsageError(f"{self.path}: no session {session_id} in the store")
+            raise UsageError(f"{self.name}: no session {session_id} in the store")
         if row[0] in UNUSABLE and not any_status:
-            raise UsageError(f"{self.path}: session {session_id} is {row[0]}; only finished "
+            raise UsageError(f"{self.name}: session {session_id} is {row[0]}; only finished "
                              "sessions are compared (measure again)")
 
     def summary(self, session_id: int, *, any_status: bool = False) -> dict[str, Summary]:
@@ -251,8 +283,8 @@ class Store:
                 "SELECT m.metric, count(*), median(m.value), avg(m.value), stddev_samp(m.value), "
                 "CASE WHEN avg(m.value) <> 0 THEN stddev_samp(m.value) / avg(m.value) END, "
                 "min(m.value), max(m.value) FROM samples m JOIN runs r ON r.id = m.run_id "
-                "WHERE m.session_id = ? AND NOT r.warmup GROUP BY m.metric ORDER BY m.metric",
-                [session_id]).fetchall()
+                "WHERE m.session_id = ? AND r.session_id = ? AND NOT r.warmup "
+                "GROUP BY m.metric ORDER BY m.metric", [session_id, session_id]).fetchall()
         return {row[0]: Summary(*row[1:]) for row in rows}
 
     def samples(self, session_id: int, metric: str, *, any_status: bool = False) -> list[float]:
@@ -261,8 +293,8 @@ class Store:
             self._check_usable(con, session_id, any_status)
             return [r[0] for r in con.execute(
                 "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
-                "WHERE m.session_id = ? AND m.metric = ? AND NOT r.warmup ORDER BY r.idx",
-                [session_id, metric]).fetchall()]
+                "WHERE m.session_id = ? AND r.session_id = ? AND m.metric = ? AND NOT r.warmup "
+                "ORDER BY r.idx", [session_id, session_id, metric]).fetchall()]
 
     def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._tx() as con:
@@ -288,13 +320,16 @@ class Store:
 
     def sessions_overview(self, contract: str | None = None,
                           limit: int | None = None) -> list[dict[str, Any]]:
-        """Newest first: id, contract, role, status, commit, times, host, measurement runs."""
+        """Newest first: id, contract, role, status, commit, times, host, machine, measurement
+        runs. The newest sessions are picked before runs are counted: fast on a big store."""
         return self._dicts(
-            "SELECT s.id, s.contract, s.role, s.status, s.commit_sha, s.started, s.finished, "
-            "s.host, count(r.id) FILTER (WHERE NOT r.warmup) AS runs, "
+            "WITH s AS (SELECT id, contract, role, status, commit_sha, started, finished, host, "
+            "machine FROM sessions WHERE (? IS NULL OR contract = ?) "
+            "ORDER BY started DESC, id DESC LIMIT ?) "
+            "SELECT s.*, count(r.id) FILTER (WHERE NOT r.warmup) AS runs, "
             "count(r.id) FILTER (WHERE r.exit_code <> 0 OR r.timed_out) AS failed_runs "
-            "FROM sessions s LEFT JOIN runs r ON r.session_id = s.id "
-            "WHERE (? IS NULL OR s.contract = ?) GROUP BY ALL ORDER BY s.id DESC LIMIT ?",
+            "FROM s LEFT JOIN runs r ON r.session_id = s.id GROUP BY ALL "
+            "ORDER BY s.started DESC, s.id DESC",
             [contract, contract, limit])
 
     def record_decision(self, **fields: Any) -> int:
@@ -328,10 +363,9 @@ class Store:
                      h.get("inclusive_share"), h.get("calls"), h.get("status", "proposed"),
                      _now()])
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
-        """Any read-only SQL (`perfgate sql`): the store is changed only by perfgate."""
-        import duckdb
-
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A read-only connection, migrations applied first."""
         if not self.path.exists():
             raise UsageError(f"{self.path}: no store yet (run `perfgate scope` or `baseline`)")
         if not self._migrated:
@@ -339,45 +373,61 @@ class Store:
                 pass  # apply pending migrations before opening read-only
         con = self._connect(read_only=True)
         try:
-            cur = con.execute(sql, list(params))
-            if cur.description is None:
-                return [], []
-            return [d[0] for d in cur.description], cur.fetchall()
-        except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
-            if "read-only" in first.lower() or "read only" in first.lower():
-                raise UsageError(f"sql: the store is read-only from here: {first}") from None
-            raise UsageError(f"sql: {first}") from None
+            yield con
         finally:
             con.close()
 
-    def history(self, *, metric: str, contract: str | None = None, last: int = 20
-                ) -> tuple[list[str], list[tuple]]:
-        """Complete baseline/candidate sessions, newest first: median of `metric`, the change
-        against the session before it (same contract; positive = the number went up), and the
-        verdict when a decision used the session as its candidate."""
-        return self.query(named_query("history"), [metric, contract, contract, last])
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        """Any read-only SQL (`perfgate sql`): the store is changed only by perfgate."""
+        import duckdb
+
+        with self._reading() as con:
+            try:
+                cur = con.execute(sql, list(params))
+                if cur.description is None:
+                    return [], []
+                return [d[0] for d in cur.description], cur.fetchall()
+            except duckdb.Error as exc:
+                first = self._redact(str(exc).splitlines()[0])
+                if "read-only" in first.lower() or "read only" in first.lower():
+                    raise UsageError(f"sql: the store is read-only from here: {first}") from None
+                raise UsageError(f"sql: {first}") from None
+
+    def _redact(self, text: str) -> str:
+        return text  # the local store has no secrets; the shared one masks its credentials
+
+    def history(self, *, metric: str, contract: str | None = None, last: int = 20,
+                machine: str | None = None) -> tuple[list[str], list[tuple]]:
+        """Complete baseline/candidate sessions, newest first: machine, median of `metric`, the
+        change against the session before it on the same machine (same contract; positive =
+        the number went up), and the verdict when a decision used the session as its candidate.
+        Only the sessions shown (and the ones before them) are aggregated."""
+        return self.query(named_query("history"), [metric, contract, machine, last])
 
     def export(self, path: Path, fmt: str) -> int:
-        """Samples joined with their runs and sessions, to csv/parquet (DuckDB's COPY) or json."""
-        export_sql = named_query("export")
-        columns, rows = self.query(export_sql)
-        if fmt == "json":
-            path.write_text(json.dumps([dict(zip(columns, r)) for r in rows], default=str,
-                                       indent=1))
-            return len(rows)
-        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+        """Samples joined with their runs and sessions, streamed by DuckDB's COPY to csv,
+        parquet or json (an array): no row passes through Python. Returns the rows written."""
+        options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER",
+                   "json": "FORMAT json, ARRAY true"}[fmt]
         quoted = str(path).replace("'", "''")
-        con = self._connect(read_only=True)
-        try:
-            con.execute(f"COPY ({export_sql}) TO '{quoted}' ({options})")
-        finally:
-            con.close()
-        return len(rows)
+        with self._reading() as con:
+            return con.execute(f"COPY ({named_query('export')}) TO '{quoted}' ({options})"
+                               ).fetchone()[0]
 
-    def plot_series(self, *, metric: str, contract: str) -> list[dict[str, Any]]:
-        """Per complete session in time order: median, quartiles, min, max; accepted marks."""
-        columns, rows = self.query(named_query("plot"), [metric, contract])
+    def plot_series(self, *, metric: str, contract: str, machine: str | None = None,
+                    max_points: int = 400) -> list[dict[str, Any]]:
+        """Per complete session in time order: median, quartiles, min, max; accepted marks.
+        Beyond `max_points` sessions, consecutive sessions are pooled into `max_points`
+        buckets in SQL (`sessions` says how many each point holds). Sessions of several
+        machines are never drawn as one line: name one."""
+        machines = [r[0] for r in self.query(
+            "SELECT DISTINCT machine FROM sessions WHERE contract = ? AND status = 'complete' "
+            "AND (? IS NULL OR machine = ?) ORDER BY 1", [contract, machine, machine])[1]]
+        if len(machines) > 1:
+            shown = ", ".join(str(m) for m in machines[:5]) + (", …" if len(machines) > 5 else "")
+            raise UsageError(f"{contract} was measured on {len(machines)} machines ({shown}); "
+                             "name one with --machine")
+        columns, rows = self.query(named_query("plot"), [metric, contract, machine, max_points])
         return [dict(zip(columns, r)) for r in rows]
 
     def record_calibration(self, **fields: Any) -> int:
@@ -385,6 +435,52 @@ class Store:
         return self._insert("calibrations", "created", fields, ("environment", "detail"))
 
     def latest_calibration(self, contract: str) -> dict[str, Any] | None:
-        rows = self._dicts("SELECT * FROM calibrations WHERE contract = ? ORDER BY id DESC "
-                           "LIMIT 1", [contract])
+        rows = self._dicts("SELECT * FROM calibrations WHERE contract = ? "
+                           "ORDER BY created DESC, id DESC LIMIT 1", [contract])
         return rows[0] if rows else None
+
+    # -- many sessions at once ------------------------------------------------------------
+
+    def add_sessions(self, sessions: Sequence[NewSession]) -> list[int]:
+        """Finished sessions with their runs and samples, in one transaction and column-wise
+        (an import, or a benchmark building a big store): about a million samples a second,
+        where add_run() takes a transaction per run. Returns the new session ids."""
+        if not sessions:
+            return []
+        for new in sessions:
+            if new.role not in ROLES or new.status not in STATUSES[1:]:
+                raise ValueError(f"bad role or status: {new.role!r}, {new.status!r}")
+        with self._tx() as con:
+            ids = [r[0] for r in con.execute("SELECT nextval('seq_sessions') FROM range(?)",
+                                             [len(sessions)]).fetchall()]
+            nruns = sum(len(new.runs) for new in sessions)
+            run_ids = iter([r[0] for r in con.execute(
+                "SELECT nextval('seq_runs') FROM range(?)", [nruns]).fetchall()])
+            cols: dict[str, list] = {k: [] for k in ("id", "session_id", "idx", "warmup",
+                                                     "exit_code", "started")}
+            samples: dict[str, list] = {k: [] for k in ("run_id", "session_id", "metric",
+                                                        "value")}
+            for sid, new in zip(ids, sessions):
+                for idx, warmup, exit_code, metrics in new.runs:
+                    rid = next(run_ids)
+                    for col, v in zip(cols, (rid, sid, idx, warmup, exit_code, new.started)):
+                        cols[col].append(v)
+                    for metric, value in metrics.items():
+                        for col, v in zip(samples, (rid, sid, metric, float(value))):
+                            samples[col].append(v)
+            con.execute(
+                "INSERT INTO sessions (id, contract, role, commit_sha, tree_sha, "
+                "contract_digest, fingerprint, host, machine, started, finished, status) "
+                "SELECT * FROM (SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
+                "unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), unnest(?))",
+                [ids, *(list(c) for c in zip(*(
+                    (n.contract, n.role, n.commit_sha, n.tree_sha, n.contract_digest,
+                     json.dumps(n.fingerprint, sort_keys=True), n.fingerprint.get("host"),
+                     machine_of(n.fingerprint), n.started, n.finished or n.started, n.status)
+                    for n in sessions)))])
+            con.execute("INSERT INTO runs (id, session_id, idx, warmup, exit_code, started) "
+                        "SELECT * FROM (SELECT unnest(?), unnest(?), unnest(?), unnest(?), "
+                        "unnest(?), unnest(?))", list(cols.values()))
+            con.execute("INSERT INTO samples SELECT * FROM (SELECT unnest(?), unnest(?), "
+                        "unnest(?), unnest(?))", list(samples.values()))
+            return ids
