@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The history and calibration commands live in their own module; registering them is cheap.
-from perfgate import cli_history  # noqa: E402,F401
+from perfgate import cli_history, cli_shared  # noqa: E402,F401
+
+cli_shared.register(cli)
 
 __all__ = ["UsageError", "cli", "main"]

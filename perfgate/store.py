@@ -35,6 +35,7 @@ DECISION_COLUMNS = frozenset(
     "contract comparison_id base_session candidate_session verdict metric baseline_median "
     "candidate_median change_pct p_value ci_low ci_high test alpha n_baseline n_candidate "
     "reasons document looks runs_per_side".split())
+PUSHED_TABLES = ("sessions", "comparisons", "decisions", "calibrations", "hotspots")
 _LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 
 
@@ -438,6 +439,24 @@ class Store:
         rows = self._dicts("SELECT * FROM calibrations WHERE contract = ? "
                            "ORDER BY created DESC, id DESC LIMIT 1", [contract])
         return rows[0] if rows else None
+
+    # -- the shared store's bookkeeping -------------------------------------------------
+
+    def pending_push(self) -> int:
+        """Finished sessions not yet in the shared store."""
+        with self._tx() as con:
+            return con.execute("SELECT count(*) FROM sessions WHERE pushed IS NULL "
+                               "AND status <> 'running'").fetchone()[0]
+
+    def mark_pushed(self, uids: Mapping[str, Sequence[str]], when: dt.datetime) -> None:
+        """Rows (by table and uid) that the shared store now holds."""
+        with self._tx() as con:
+            for table, values in uids.items():
+                if table not in PUSHED_TABLES:
+                    raise ValueError(f"{table} is not pushed")
+                if values:
+                    con.execute(f"UPDATE {table} SET pushed = ? WHERE pushed IS NULL "
+                                "AND uid IN (SELECT unnest(?::VARCHAR[]))", [when, list(values)])
 
     # -- many sessions at once ------------------------------------------------------------
 
