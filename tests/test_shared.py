@@ -237,7 +237,7 @@ def test_eight_runners_push_at_once(lake, tmp_path):
                       "FROM sessions")[1] == [(200, 200, 200)]
     assert checksums(team) == want  # every sample of every session, once
     assert team.query("SELECT count(*), count(DISTINCT machine) FROM sessions")[1] == [(200, 8)]
-    assert team.query("SELECT count(*) FROM decisions")[1] == [(100,)]
+    assert team.query("SELECT count(*) FROM decisions")[1] == [(8 * 12,)]  # 12 pairs each
 
 
 def _push_killed(lake, s3, tmp_path, kill) -> tuple[subprocess.CompletedProcess, Store]:
