@@ -184,11 +184,13 @@ def test_push_without_a_shared_store_says_how_to_configure(tmp_path, monkeypatch
 # -- a DuckDB file as the catalog, a directory for the data -------------------------------
 
 @needs_extra
-def test_push_round_trip_with_a_file_catalog(tmp_path, monkeypatch):
+@pytest.mark.parametrize("catalog", ["{tmp}/team/catalog.duckdb", "sqlite:team/catalog.sqlite"])
+def test_push_round_trip_with_a_file_catalog(tmp_path, monkeypatch, catalog):
     monkeypatch.delenv(shared.ENV_CATALOG, raising=False)
     monkeypatch.delenv(shared.ENV_DATA, raising=False)
+    (tmp_path / "team").mkdir()
     (tmp_path / "perfgate.toml").write_text(
-        f'[shared]\ncatalog = "{tmp_path}/team/catalog.duckdb"\ndata = "team/data"\n')
+        f'[shared]\ncatalog = "{catalog.format(tmp=tmp_path)}"\ndata = "team/data"\n')
     local = fill(tmp_path, 12, seed=1)
     r = perfgate("push", "--batch", "5", cwd=tmp_path)
     assert r.returncode == 0 and "pushed 12 sessions (144 samples)" in r.stderr, r.stderr
