@@ -81,10 +81,10 @@ def sessions(n: int, *, seed: int, host: str = "runner", cpu: str = "cpu-a",
                         for j in range(runs)]) for i in range(n)]
 
 
-def fill(root: Path, n: int, *, seed: int, **kw) -> Store:
+def fill(root: Path, n: int, *, seed: int, decisions: bool = True, **kw) -> Store:
     store = Project(root).store()
     ids = store.add_sessions(sessions(n, seed=seed, **kw))
-    for base, cand in zip(ids[::2], ids[1::2]):
+    for base, cand in zip(ids[::2], ids[1::2]) if decisions else ():
         cid = store.new_comparison("work", base, cand)
         store.record_decision(contract="work", comparison_id=cid, base_session=base,
                               candidate_session=cand, verdict="rejected", metric="wall_time",
@@ -202,6 +202,8 @@ def test_push_round_trip_with_a_file_catalog(tmp_path, monkeypatch, catalog):
     # the decisions point at the shared ids of their sessions
     assert team.query("SELECT count(*) FROM v_decisions WHERE base_commit IS NULL")[1] == [(0,)]
     assert local.pending_push() == 0
+    r = perfgate("sql", "--shared", "DELETE FROM decisions", cwd=tmp_path)
+    assert r.returncode == 2 and "read-only" in r.stderr, r.stderr
 
 
 # -- PostgreSQL + S3 ------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def test_eight_runners_push_at_once(lake, tmp_path):
 def _push_killed(lake, s3, tmp_path, kill) -> tuple[subprocess.CompletedProcess, Store]:
     """A push of one big transaction; the moment its first data file (runs) has reached the
     object store, the server is frozen, `kill()` runs, and the push goes on into the wreck."""
-    local = fill(tmp_path, 2000, seed=3, runs=20, metrics=8)
+    local = fill(tmp_path, 2000, seed=3, runs=20, metrics=8, decisions=False)
     seen = s3.log.stat().st_size
     proc = subprocess.Popen([PY, "-m", "perfgate", "push", "--batch", "100000"], cwd=tmp_path,
                             env=lake["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
