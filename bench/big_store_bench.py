@@ -145,7 +145,10 @@ def main() -> None:
         gate = ("the gate's reads of two sessions (4 sample lists, 2 summaries)",
                 f"{big_t * 1000:.1f} ms", f"{small_t * 1000:.1f} ms on a 10,000-sample store; "
                 f"ratio {big_t / small_t:.2f}", "independent of size")
-        print(f"machine: {machine()}; N = {n} samples in {n // 100} sessions, built by "
+        import duckdb
+
+        print(f"machine: {machine()}; DuckDB {duckdb.__version__}; "
+              f"N = {n} samples in {n // 100} sessions, built by "
               f"Store.add_sessions in {built:.0f} s ({n / built / 1e6:.2f} M samples/s); "
               "best of 2-3 runs each\n")
         print("**Local store** (.perfgate/perfgate.duckdb, "
@@ -166,7 +169,7 @@ def shared_part(root: Path, a: int, b: int) -> None:
                "PERFGATE_SHARED_DATA": f"s3://{bucket}/history"}
         w, rss = timed([PY, "-m", "perfgate", "push", "--batch", "25000"], root, env)
         print(f"\n**Shared store** (catalog: PostgreSQL {pg.bindir.parent.name} on 127.0.0.1; "
-              f"data: moto S3 on 127.0.0.1); the push of all {a and ''}sessions took "
+              f"data: moto S3 on 127.0.0.1); pushing every session took "
               f"{w:.0f} s, {rss:.0f} MiB\n")
         from perfgate import shared
         from perfgate.workspace import Project
