@@ -247,7 +247,9 @@ def push_pending(project) -> PushResult:
     misconfigured shared store, and say in one line what waits. No shared store: no-op."""
     try:
         return push(project)
-    except PerfgateError as exc:
+    except Exception as exc:  # noqa: BLE001 - a gate's verdict never depends on the push
+        if not isinstance(exc, PerfgateError):
+            exc = SharedStoreError(f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}")
         try:
             pending = project.store().pending_push()
         except PerfgateError:
