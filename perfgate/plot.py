@@ -61,10 +61,10 @@ def history(series: Sequence[dict], path: Path, *, title: str, unit: str) -> Pat
     step = max(1, len(series) // 20)  # 20 labels at most: a long history stays readable
     ax.set_xticks(xs[::step], [f"{(s['commit_sha'] or '')[:7]}\n{s['role'][0]}"
                                for s in series[::step]], fontsize=7)
-    pooled = max((s.get("sessions") or 1) for s in series)
-    if pooled > 1:
-        ax.set_xlabel(f"{sum(s.get('sessions') or 1 for s in series)} sessions, up to "
-                      f"{pooled} per point", fontsize=8)
+    every = series[0].get("step") or 1
+    if every > 1:
+        ax.set_xlabel(f"every {every}th of {series[0]['total']} sessions, and every accepted "
+                      "one", fontsize=8)
     ax.set_ylabel(unit)
     ax.set_title(title)
     ax.legend(fontsize=8)

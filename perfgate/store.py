@@ -429,9 +429,9 @@ class Store:
     def plot_series(self, *, metric: str, contract: str, machine: str | None = None,
                     max_points: int = 400) -> list[dict[str, Any]]:
         """Per complete session in time order: median, quartiles, min, max; accepted marks.
-        Beyond `max_points` sessions, consecutive sessions are pooled into `max_points`
-        buckets in SQL (`sessions` says how many each point holds). Sessions of several
-        machines are never drawn as one line: name one."""
+        Beyond `max_points` sessions, every `step`-th session (of `total`) and every accepted
+        one: only those are aggregated. Sessions of several machines are never drawn as one
+        line: name one."""
         machines = [r[0] for r in self.query(
             "SELECT DISTINCT machine FROM sessions WHERE contract = ? AND status = 'complete' "
             "AND (? IS NULL OR machine = ?) ORDER BY 1", [contract, machine, machine])[1]]

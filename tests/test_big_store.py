@@ -53,16 +53,21 @@ def test_machine_backfilled_by_the_migration_matches_new_sessions(tmp_path, monk
     assert machine_of({**FP, "cpu_model": "Other"}).split("/")[1] != rows[0][0].split("/")[1]
 
 
-def test_plot_pools_a_long_history_into_at_most_max_points(tmp_path):
+def test_plot_draws_at_most_max_points_and_every_accepted_session(tmp_path):
     s = Store(tmp_path / "p.duckdb")
-    many(s, 1000)
+    ids = many(s, 1000)
+    s.record_decision(contract="c", base_session=ids[0], candidate_session=ids[1],
+                      verdict="accepted", metric="wall_time")
     points = s.plot_series(metric="wall_time", contract="c", max_points=400)
-    assert len(points) == 400 and sum(p["sessions"] for p in points) == 1000
-    assert [p["started"] for p in points] == sorted(p["started"] for p in points)
-    assert points[0]["median"] < points[-1]["median"]  # the trend survives pooling
+    # every 3rd of 1000 sessions (k = 0, 3, ..., 999), and the accepted one (k = 1)
+    assert len(points) == 334 + 1 and {p["step"] for p in points} == {3}
+    assert [p["id"] for p in points if p["accepted"]] == [ids[1]]
+    assert [p["id"] for p in points] == sorted(p["id"] for p in points)
+    assert points[0]["median"] < points[-1]["median"]  # the trend is there
     assert all(p["lo"] <= p["q1"] <= p["median"] <= p["q3"] <= p["hi"] for p in points)
+    assert points[10]["median"] == s.summary(points[10]["id"])["wall_time"].median
     few = s.plot_series(metric="wall_time", contract="c", max_points=5000)
-    assert len(few) == 1000 and {p["sessions"] for p in few} == {1}
+    assert len(few) == 1000 and {p["step"] for p in few} == {1}
 
 
 def test_plot_refuses_to_pool_machines(tmp_path):
