@@ -4,8 +4,9 @@ file; data as Parquet in a directory or on S3). With store.py, the only module w
 Every read of Store works unchanged: the lake is attached as `lake` and made the default
 database, so named queries and views see the same tables. Differences, and why:
 * DuckLake has no sequences, indexes or key constraints: migrations are translated
-  (for_lake) and ids are derived from each row's uid (gid), so every runner computes the same
-  id for the same session and a push never needs to ask for one.
+  (for_lake) and ids are derived from each row's uid (gid; a session's also from its start,
+  session_gid), so every runner computes the same id for the same session and a push never
+  needs to ask for one.
 * Several runners may migrate at once: DuckLake refuses the second of two conflicting schema
   commits, so a migration that failed is retried after re-reading what is applied.
 """
@@ -50,6 +51,16 @@ def gid(kind: str, key: str) -> int:
     import hashlib
 
     return int(hashlib.md5(f"{kind}:{key}".encode()).hexdigest()[:15], 16)
+
+
+def session_gid(uid: str, started: dt.datetime) -> int:
+    """A session's shared id: its start second, then 20 bits of md5(s:uid). Time-ordered, so
+    the Parquet files' min/max of session_id let a query of recent sessions skip old files
+    (a pure hash would spread every file over the whole range)."""
+    import hashlib
+
+    second = int((started - dt.datetime(1970, 1, 1)).total_seconds() // 1)
+    return (second << 20) + int(hashlib.md5(f"s:{uid}".encode()).hexdigest()[:5], 16)
 
 
 class SharedStore(Store):
@@ -338,13 +349,15 @@ def _now() -> dt.datetime:
 # Staging: the batch, read from the attached local file `loc` into temp tables.
 STAGE = [
     "CREATE OR REPLACE TEMP MACRO gid(k) AS ('0x' || substr(md5(k), 1, 15))::BIGINT",
+    "CREATE OR REPLACE TEMP MACRO sid(uid, started) AS "
+    "(floor(epoch(started))::BIGINT << 20) + ('0x' || substr(md5('s:' || uid), 1, 5))::BIGINT",
     "CREATE OR REPLACE TEMP TABLE p_sessions AS SELECT * FROM loc.sessions "
     "WHERE pushed IS NULL AND status <> 'running' ORDER BY id LIMIT ?",
     "CREATE OR REPLACE TEMP TABLE p_runs AS SELECT r.* FROM loc.runs r "
     "WHERE r.session_id IN (SELECT id FROM temp.p_sessions)",
     "CREATE OR REPLACE TEMP TABLE p_samples AS SELECT m.* FROM loc.samples m "
     "WHERE m.session_id IN (SELECT id FROM temp.p_sessions)",
-    "CREATE OR REPLACE TEMP TABLE smap AS SELECT id, uid FROM loc.sessions",
+    "CREATE OR REPLACE TEMP TABLE smap AS SELECT id, uid, started FROM loc.sessions",
     "CREATE OR REPLACE TEMP TABLE cmap AS SELECT id, uid FROM loc.comparisons",
     # A session may be referred to once it is in the shared store, or goes there now.
     "CREATE OR REPLACE TEMP TABLE ok AS SELECT id FROM loc.sessions WHERE pushed IS NOT NULL "
@@ -362,22 +375,22 @@ STAGE = [
 
 # The write, inside one transaction: local ids become shared ids derived from uids.
 PUSH_INSERTS = [
-    "INSERT INTO sessions BY NAME SELECT p.* REPLACE (gid('s:' || p.uid) AS id, "
+    "INSERT INTO sessions BY NAME SELECT p.* REPLACE (sid(p.uid, p.started) AS id, "
     "gid('c:' || c.uid) AS comparison_id, ?::TIMESTAMP AS pushed) "
     "FROM temp.p_sessions p LEFT JOIN temp.cmap c ON c.id = p.comparison_id",
     "INSERT INTO runs BY NAME SELECT r.* REPLACE (gid('r:' || s.uid || ':' || r.id) AS id, "
-    "gid('s:' || s.uid) AS session_id) FROM temp.p_runs r JOIN temp.p_sessions s "
+    "sid(s.uid, s.started) AS session_id) FROM temp.p_runs r JOIN temp.p_sessions s "
     "ON s.id = r.session_id",
     "INSERT INTO samples BY NAME SELECT m.* REPLACE (gid('r:' || s.uid || ':' || m.run_id) "
-    "AS run_id, gid('s:' || s.uid) AS session_id) FROM temp.p_samples m "
+    "AS run_id, sid(s.uid, s.started) AS session_id) FROM temp.p_samples m "
     "JOIN temp.p_sessions s ON s.id = m.session_id",
     "INSERT INTO comparisons BY NAME SELECT c.* REPLACE (gid('c:' || c.uid) AS id, "
-    "gid('s:' || b.uid) AS base_session, gid('s:' || k.uid) AS candidate_session, "
+    "sid(b.uid, b.started) AS base_session, sid(k.uid, k.started) AS candidate_session, "
     "?::TIMESTAMP AS pushed) FROM temp.p_comparisons c LEFT JOIN temp.smap b "
     "ON b.id = c.base_session LEFT JOIN temp.smap k ON k.id = c.candidate_session",
     "INSERT INTO decisions BY NAME SELECT d.* REPLACE (gid('d:' || d.uid) AS id, "
-    "gid('c:' || c.uid) AS comparison_id, gid('s:' || b.uid) AS base_session, "
-    "gid('s:' || k.uid) AS candidate_session, ?::TIMESTAMP AS pushed) "
+    "gid('c:' || c.uid) AS comparison_id, sid(b.uid, b.started) AS base_session, "
+    "sid(k.uid, k.started) AS candidate_session, ?::TIMESTAMP AS pushed) "
     "FROM temp.p_decisions d LEFT JOIN temp.cmap c ON c.id = d.comparison_id "
     "LEFT JOIN temp.smap b ON b.id = d.base_session "
     "LEFT JOIN temp.smap k ON k.id = d.candidate_session",

@@ -17,7 +17,7 @@ import pytest
 
 from perfgate import shared
 from perfgate.errors import UsageError
-from perfgate.lake import for_lake, gid
+from perfgate.lake import for_lake, gid, session_gid
 from perfgate.store import NewSession, Store, migrations
 from perfgate.workspace import Project
 from tests import servers
@@ -116,10 +116,18 @@ def test_every_migration_translates_for_ducklake():
 def test_shared_ids_are_the_same_in_python_and_sql(tmp_path):
     import duckdb
 
+    from perfgate.lake import STAGE
+
     con = duckdb.connect()
-    con.execute("CREATE MACRO gid(k) AS ('0x' || substr(md5(k), 1, 15))::BIGINT")
+    for sql in STAGE[:2]:  # the two macros
+        con.execute(sql)
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
     for key in ("3f2a-…", "a", "0" * 36):
-        assert con.execute("SELECT gid(?)", [f"s:{key}"]).fetchone()[0] == gid("s", key)
+        assert con.execute("SELECT gid(?)", [f"c:{key}"]).fetchone()[0] == gid("c", key)
+        assert con.execute("SELECT sid(?, ?)", [key, when]).fetchone()[0] == \
+            session_gid(key, when)
+    # time-ordered: a later second is a larger id, whatever the uid
+    assert session_gid("f" * 36, when) < session_gid("0" * 36, when + dt.timedelta(seconds=1))
 
 
 def test_config_from_pyproject_perfgate_toml_and_environment(tmp_path, monkeypatch):
