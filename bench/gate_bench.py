@@ -27,7 +27,7 @@ domain: cli_startup
 repro: {{script: {py} burn.py, warmup_runs: 1, measurement_runs: 5, timeout_s: 60}}
 metrics:
   primary: {{name: wall_time, unit: s}}
-  watchdogs: [{{name: peak_rss, unit: MB, max_regression_pct: 10}}]
+  watchdogs: [{{name: peak_rss, unit: MiB, max_regression_pct: 10}}]
 threshold: {{type: pct, pct_min: 20}}
 significance: {{test: mann_whitney, alpha: 0.05}}
 """

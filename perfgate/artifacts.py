@@ -1,17 +1,15 @@
-"""Stage artifacts: Markdown with YAML front matter, atomic writes, and state.yaml with its epoch."""
+"""Stage artifacts: Markdown with YAML front matter (`epoch:`, `result:`), written atomically."""
 from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from perfgate.errors import PerfgateError, UsageError
-
-STATE_VERSION = 1
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -76,51 +74,3 @@ def read_artifact(path: Path) -> Artifact | None:
     if not isinstance(meta, dict):
         raise UsageError(f"{path}: front matter must be a mapping")
     return Artifact(meta, text[end + 5:])
-
-
-@dataclass
-class State:
-    """state.yaml: where a contract's loop stands. An artifact of another epoch drives nothing."""
-
-    contract: str
-    status: str = "scoping"
-    epoch: int = 0
-    base_commit: str | None = None
-    iteration: int = 0
-    tried: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "contract": self.contract, "status": self.status,
-                "epoch": self.epoch, "base_commit": self.base_commit,
-                "iteration": self.iteration, "tried": self.tried, **self.extra}
-
-
-def read_state(path: Path, contract: str) -> State:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return State(contract=contract)
-    except yaml.YAMLError:
-        raise UsageError(f"{path}: not valid YAML; delete it to start this contract over") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: must be a mapping; delete it to start this contract over")
-    version = data.pop("version", None)
-    if version != STATE_VERSION:
-        raise UsageError(f"{path}: state version {version!r} is not {STATE_VERSION};"
-                         " delete it to start this contract over")
-    known = {k: data.pop(k) for k in ("status", "epoch", "base_commit", "iteration", "tried")
-             if k in data}
-    data.pop("contract", None)
-    return State(contract=contract, **known, extra=data)
-
-
-def write_state(path: Path, state: State) -> None:
-    write_atomic(path, yaml.safe_dump(state.to_dict(), sort_keys=False, allow_unicode=True))
-
-
-def current(art: Artifact | None, state: State) -> Artifact | None:
-    """The artifact if it belongs to the state's epoch, else None: stale artifacts drive nothing."""
-    if art is None or art.epoch != state.epoch:
-        return None
-    return art

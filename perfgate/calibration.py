@@ -61,6 +61,8 @@ class Result:
 def calibrate(ws: Workspace, *, gates: int = 20, effect_pct: float | None = None,
               adaptive: bool | None = None, yes: bool = False, progress=None) -> Result:
     """Run `gates` A/A gates (and as many with a synthetic improvement of effect_pct)."""
+    from perfgate import approval
+    from perfgate import state as state_mod
     from perfgate.stages import gating, measuring, scoping
 
     c = ws.contract
@@ -68,7 +70,7 @@ def calibrate(ws: Workspace, *, gates: int = 20, effect_pct: float | None = None
     if effect_pct is not None and prim.name not in BURN_METRICS:
         raise UsageError(f"calibrate --effect needs a primary metric the burn can move "
                          f"({', '.join(BURN_METRICS)}), not {prim.name}")
-    state = artifacts.read_state(ws.state_path, c.name) if yes else scoping.require_approved(ws)
+    state = state_mod.read(ws.state_path, c.name) if yes else approval.require(ws)
     root = vcs.repo_root(ws.root)
     commit = state.base_commit or vcs.head(root)
     base_dir = vcs.ensure_worktree(root, ws.base_tree, commit)

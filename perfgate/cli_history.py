@@ -5,12 +5,12 @@ from pathlib import Path
 
 import click
 
-from perfgate.cli import ADAPTIVE, ROOT_OPTION, _err, _project, _workspace, cli
+from perfgate.cli_common import ADAPTIVE, ROOT_OPTION, err, project, workspace
 from perfgate.cli_shared import MACHINE, SHARED, store_for
 from perfgate.errors import UsageError
 
 
-@cli.command()
+@click.command()
 @click.argument("contract")
 @click.option("--gates", "-k", type=click.IntRange(1, 10000), default=20, show_default=True,
               help="A/A comparisons of the base commit against itself.")
@@ -27,18 +27,18 @@ def calibrate(contract: str, gates: int, effect_pct: float | None, adaptive: boo
     from perfgate import calibration
     from perfgate.sessions import progress_bar
 
-    ws = _workspace(root, contract)
+    ws = workspace(root, contract)
     with progress_bar() as progress:
         result = calibration.calibrate(ws, gates=gates, effect_pct=effect_pct, adaptive=adaptive,
                                        yes=yes, progress=progress)
     for line in result.advice:
-        _err(f"environment: {line}")
+        err(f"environment: {line}")
     for line in calibration.summary_lines(result):
         click.echo(line)
-    _err(f"(written to {ws.display(ws.dir / 'calibration.md')})")
+    err(f"(written to {ws.display(ws.dir / 'calibration.md')})")
 
 
-@cli.command()
+@click.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @SHARED
@@ -51,7 +51,7 @@ def sql(query: str, fmt: str, shared: bool, root: Path) -> None:
     click.echo(report.rows(columns, rows, fmt))
 
 
-@cli.command()
+@click.command()
 @click.argument("contract", required=False)
 @click.option("--metric", help="Default: the contract's primary metric (wall_time without one).")
 @click.option("--last", type=click.IntRange(1), default=20, show_default=True)
@@ -70,7 +70,7 @@ def history(contract: str | None, metric: str | None, last: int, machine: str | 
     click.echo(report.history_table(columns, rows, metric))
 
 
-@cli.command()
+@click.command()
 @click.argument("contract")
 @click.option("--metric", help="Default: the contract's primary metric.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -87,10 +87,10 @@ def plot(contract: str, metric: str | None, output: Path, machine: str | None, s
     if not series:
         raise UsageError(f"no complete sessions of {name} with {metric} to plot")
     plot_mod.history(series, output, title=f"{name}: {metric}", unit=metric)
-    _err(f"wrote {output} ({len(series)} sessions)")
+    err(f"wrote {output} ({len(series)} sessions)")
 
 
-@cli.command()
+@click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -99,20 +99,23 @@ def plot(contract: str, metric: str | None, output: Path, machine: str | None, s
 def export(fmt: str, output: Path, shared: bool, root: Path) -> None:
     """Export every sample with its run and session (streamed by DuckDB's COPY)."""
     n = store_for(root, shared).export(output.resolve(), fmt)
-    _err(f"wrote {n} samples to {output}")
+    err(f"wrote {n} samples to {output}")
 
 
 def _contract_metric(root: Path, contract: str | None, metric: str | None):
     if contract is None:
         return None, metric or "wall_time"
-    ws = _workspace(root, contract)
+    ws = workspace(root, contract)
     return ws.name, metric or ws.contract.metrics.primary.name
 
 
-@cli.command()
+@click.command()
 @ROOT_OPTION
 def status(root: Path) -> None:
     """Show each contract's stage, epoch and latest sessions."""
     from perfgate import overview
 
-    click.echo(overview.status_text(_project(root)))
+    click.echo(overview.status_text(project(root)))
+
+
+COMMANDS = (calibrate, sql, history, plot, export, status)

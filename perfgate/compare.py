@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from perfgate import artifacts, report, vcs
-from perfgate.stages import gating, measuring, scoping
+from perfgate import approval, artifacts, report, vcs
+from perfgate.stages import gating, measuring
 from perfgate.workspace import Workspace
 
 
@@ -15,7 +15,7 @@ def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
             progress=None, adaptive: bool | None = None) -> dict[str, Any]:
     """Measure base and head interleaved, decide, record; never commits or resets anything."""
     if not yes:
-        scoping.require_approved(ws)
+        approval.require(ws)
     root = vcs.repo_root(ws.root)
     base_sha, head_sha = vcs.resolve(root, base_ref), vcs.resolve(root, head_ref)
     out = ws.dir / "compare"

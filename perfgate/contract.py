@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from perfgate.errors import ContractError
+from perfgate.metrics import BUILTIN_METRICS, BUILTIN_UNITS  # the harness's own metrics
 
 CONTRACT_VERSION = 1
 
@@ -19,16 +20,15 @@ Domain = Literal[
 ]
 DOMAINS: tuple[str, ...] = Domain.__args__  # type: ignore[attr-defined]
 
-from perfgate.metrics import BUILTIN_METRICS  # noqa: E402 - the harness's own metrics
 
 # `memory_peak` is the seed workflow's name for the same thing as peak_rss.
 METRIC_ALIASES: dict[str, str] = {"memory_peak": "peak_rss"}
 
 # Suggested watchdogs per domain (the seed workflow's table): name, unit, lower_is_better, pct.
 DOMAIN_WATCHDOGS: dict[str, list[tuple[str, str, bool, float]]] = {
-    "api_latency": [("peak_rss", "MB", True, 10)],
-    "cli_startup": [("peak_rss", "MB", True, 10)],
-    "render_fps": [("frame_p99_ms", "ms", True, 15), ("peak_rss", "MB", True, 10)],
+    "api_latency": [("peak_rss", "MiB", True, 10)],
+    "cli_startup": [("peak_rss", "MiB", True, 10)],
+    "render_fps": [("frame_p99_ms", "ms", True, 15), ("peak_rss", "MiB", True, 10)],
     "build_time": [("bundle_size", "bytes", True, 5)],
     "bundle_size": [("build_time", "s", True, 10)],
     "memory_peak": [("p95_latency_ms", "ms", True, 10)],
@@ -98,8 +98,12 @@ class Metric(_Model):
         if self.name in BUILTIN_METRICS and (self.regex or self.file_size):
             raise ValueError(f"@name: {self.name} is measured by perfgate itself;"
                              " remove regex/file_size")
-        if not self.unit and self.name in BUILTIN_METRICS:
-            self.unit = BUILTIN_METRICS[self.name]
+        if self.name in BUILTIN_METRICS:
+            spellings = BUILTIN_UNITS[self.name]
+            if self.unit and self.unit not in spellings:
+                raise ValueError(f"@unit: {self.name} is measured in {spellings[0]}, got "
+                                 f"{self.unit!r}; write {spellings[0]} or leave it out")
+            self.unit = spellings[0]
         return self
 
     @property

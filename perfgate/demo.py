@@ -45,8 +45,8 @@ def make_repo(directory: Path) -> Path:
 
 def run(directory: Path | None) -> Iterator[str]:
     """Scope, approve, baseline, then the loop with the scripted fixer; yields lines to show."""
-    from perfgate import loop, tasks
-    from perfgate.stages import scoping
+    from perfgate import approval, loop
+    from perfgate.pipeline import run_stage
     from perfgate.workspace import Project
 
     root = Path(tempfile.mkdtemp(prefix="perfgate-demo-")) if directory is None else directory
@@ -54,16 +54,12 @@ def run(directory: Path | None) -> Iterator[str]:
     root = root.resolve()
     yield f"demo repository: {root}"
     ws = Project(root).workspace("demo")
-    for stage in ("scoping", "baseline"):
-        if stage == "baseline":
-            scoping.approve(ws)
-            yield "approved the contract (perfgate approve demo)"
-        code = tasks.run(root, ["run", f"{stage}:demo"])
-        if tasks.OUTCOME["error"] is not None:
-            raise tasks.OUTCOME["error"]
-        if code != 0:
-            raise UsageError(f"demo: {stage} failed (doit exit {code})")
-        yield f"{stage}: {ws.display(ws.artifact(stage))}"
+    run_stage(ws, "scoping")
+    yield f"scoping: {ws.display(ws.artifact('scoping'))}"
+    approval.approve(ws)
+    yield "approved the contract (perfgate approve demo)"
+    run_stage(ws, "baseline")
+    yield f"baseline: {ws.display(ws.artifact('baseline'))}"
     fixer = FIXER.format(python=shlex.quote(sys.executable))
     yield f"the loop, with the scripted fixer: perfgate run demo --fixer '{fixer}'"
     yield from loop.run(ws, fixer)

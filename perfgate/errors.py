@@ -35,6 +35,14 @@ class MeasurementError(UsageError):
     Exit 2: it is bad input (a broken repro or profiler), not a perfgate fault."""
 
 
+class RunFailed(MeasurementError):
+    """A measured run failed, timed out or lost a metric; `role` names the side it ran for."""
+
+    def __init__(self, message: str, role: str) -> None:
+        super().__init__(message)
+        self.role = role
+
+
 class GateRejected(PerfgateError):
     """The gate said no. Exit 1."""
 

@@ -1,4 +1,5 @@
-"""The only module that spawns processes: timed repro runs, verify/profiler commands, git calls."""
+"""The only module that spawns processes: timed repro runs, verify and profiler commands, git,
+the fixer and the counters; proctree, its helper, watches and kills their trees."""
 from __future__ import annotations
 
 import contextlib
@@ -105,11 +106,17 @@ class _Outcome:
 # of the small shell, not of perfgate, so the kernel's ru_maxrss for it does not start at
 # perfgate's own size (a forked child's high-water mark is its parent's until exec), and as
 # perfgate is a child subreaper the command re-parents to us for wait4.
+# Before anything is started, the launcher records its process group (its own pid: it leads
+# a new session) in the ledger as `<perfgate pid>.<pgid>`, and gives up if perfgate is
+# already gone: a perfgate killed -9 at any instant leaves no process the next start cannot
+# find, and perfgate itself touches nothing (no store, no thread) while the command runs.
 # The background side writes its own pid (read from /proc/self/stat: dash has no $BASHPID)
 # and execs the command, so the launcher runs nothing after the fork: a shell that still had
 # `echo $!` to run would reap a command that had already exited, and its exit status would
 # be lost to us. `exec` also means a name like `true` runs the program, not a shell builtin.
-_LAUNCH = 'f=$1; shift; { read -r pid rest < /proc/self/stat; echo "$pid" > "$f"; exec "$@"; } &'
+_LAUNCH = ('g=$1; f=$2; shift 2; [ -z "$g" ] || : > "$g/$PPID.$$" || exit 126; '
+           'kill -0 "$PPID" 2>/dev/null || exit 126; '
+           '{ read -r pid rest < /proc/self/stat; echo "$pid" > "$f"; exec "$@"; } &')
 PID_WAIT_S = 5.0
 
 
@@ -128,12 +135,18 @@ def _scratch(name: str) -> str:
     return os.path.join(_SCRATCH[0], f"{next(_COUNTER)}-{name}")
 
 
-def _launch(argv: Sequence[str], **popen) -> tuple[subprocess.Popen, int]:
+def _launch(argv: Sequence[str], ledger: Path | None, **popen) -> tuple[subprocess.Popen, int]:
     pidfile = _scratch("pid")
-    proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", pidfile, *argv], **popen)
+    if ledger is not None:
+        os.makedirs(ledger, exist_ok=True)
+    proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", str(ledger or ""), pidfile,
+                             *argv], **popen)
     try:
-        os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
+        _, status, _ = os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
         proc.returncode = 0
+        if status != 0:
+            raise MeasurementError(f"could not record the command's process group in {ledger} "
+                                   "(is the directory writable?)")
         return proc, _read_pid(pidfile)
     except BaseException:
         # Ctrl-C between the launch and the wait: the command already runs in the group.
@@ -158,11 +171,12 @@ def _read_pid(pidfile: str) -> int:
         time.sleep(0.0002)
 
 
-def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
-             on_spawn: Callable[[int], None] | None = None, poll: bool = True,
-             input: bytes | None = None, launch: bool = False) -> _Outcome:
-    """Spawn in a new session, wait with wait4, kill the whole tree on timeout or Ctrl-C."""
-    launch = launch and proctree.become_subreaper() and input is None
+def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None, poll: bool = True,
+             ledger: Path | None = None) -> _Outcome:
+    """Spawn in a new session through the launcher, wait with wait4, kill the whole tree on
+    timeout or Ctrl-C. Nothing but this thread's wait, the output pumps and (with `poll`) the
+    memory poller runs in perfgate while the command does."""
+    launch = proctree.become_subreaper()
     sha = hashlib.sha256()
     out_buf = bytearray()
     err_buf = bytearray()
@@ -182,12 +196,12 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
 
     own_hwm_kb = proctree.memory_kb("self")[1]
     popen = {"cwd": cwd, "env": dict(env) if env is not None else None,
-             "stdin": subprocess.PIPE if input is not None else subprocess.DEVNULL,
+             "stdin": subprocess.DEVNULL,
              "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "start_new_session": True}
     t0 = time.perf_counter_ns()
     with proctree.deferred_interrupts() as pending:
         if launch:
-            proc, pid = _launch(argv, **popen)
+            proc, pid = _launch(argv, ledger, **popen)
             pgid = proc.pid
         else:
             proc = subprocess.Popen(list(argv), **popen)
@@ -197,14 +211,6 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
         poller = proctree.Poller(pid)
         if poll:
             poller.start()
-        recorder = None
-        if on_spawn is not None:
-            # Recorded off the timing path (a store write takes milliseconds), so that a
-            # perfgate killed -9 mid-run leaves the group id for the next start to sweep.
-            recorder = threading.Thread(target=_quietly, args=(on_spawn, pgid), daemon=True)
-            recorder.start()
-        if input is not None:
-            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
         timed_out = threading.Event()
 
         def on_timeout() -> None:
@@ -233,13 +239,10 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
             os.wait4(pid, 0)
         except ChildProcessError:
             pass
+        if ledger is not None and launch:
+            proctree.forget_group(ledger, pgid)
         raise
     finally:
-        if recorder is not None:
-            # Never leave it mid-write (a thread inside DuckDB at interpreter exit aborts the
-            # process), not even when a second Ctrl-C arrives meanwhile.
-            with proctree.deferred_interrupts():
-                recorder.join(timeout=30)
         proctree.RUNNING.discard(pid)
         if timer is not None:
             timer.cancel()
@@ -249,6 +252,8 @@ def _execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None,
         proc.returncode = exit_code  # so Popen does not wait again
     leftovers = proctree.kill_leftovers(pgid, poller.seen)
     extra_cpu = proctree.reap(leftovers)
+    if ledger is not None and launch:
+        proctree.forget_group(ledger, pgid)
     for r in readers:
         r.join(timeout=5)
     if poll:
@@ -288,19 +293,6 @@ def _execute_measured(argv: Sequence[str], **kw) -> _Outcome:
             "else reaped it); is another tool waiting on perfgate's children?") from None
 
 
-def _quietly(fn: Callable[[int], None], arg: int) -> None:
-    with contextlib.suppress(Exception):
-        fn(arg)
-
-
-def _feed(stream, data: bytes) -> None:
-    try:
-        stream.write(data)
-        stream.close()
-    except (BrokenPipeError, OSError):
-        pass
-
-
 _SHELL_SYNTAX = re.compile(r"[;&|<>$`(){}*?\[\]~#!\n\\]")
 
 
@@ -333,7 +325,7 @@ def _redact(text: str, redact: Sequence[str]) -> str:
 
 def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
              timeout_s: float = 600, metrics: Sequence = (), redact: Sequence[str] = (),
-             on_spawn: Callable[[int], None] | None = None, count: bool = True) -> RunRecord:
+             ledger: Path | None = None, count: bool = True) -> RunRecord:
     """Run a shell command once and measure it: wall, CPU and peak memory of the whole tree.
 
     With `instructions` among the metrics and `count`, a second pass counts instructions
@@ -343,7 +335,7 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
     child_env["PERFGATE_METRICS_FILE"] = metrics_file
     try:
         o = _execute_measured(argv_for(command, cwd, child_env.get("PATH")), cwd=cwd,
-                              env=child_env, timeout_s=timeout_s, on_spawn=on_spawn, launch=True)
+                              env=child_env, timeout_s=timeout_s, ledger=ledger)
         found, missing, errors = metrics_mod.extract(
             metrics, o.stdout_kept.decode(errors="replace"), Path(metrics_file), Path(cwd))
     finally:
@@ -354,7 +346,8 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
             s.name == "instructions" for s in metrics):
         # A separate pass: the counter slows the command 1-50x, and the timed pass above must
         # stay what the user would see. Same tree, same environment, same arguments.
-        n, problem = count_instructions(command, cwd=cwd, env=child_env, timeout_s=timeout_s)
+        n, problem = count_instructions(command, cwd=cwd, env=child_env, timeout_s=timeout_s,
+                                        ledger=ledger)
         if n is not None:
             builtin["instructions"] = float(n)
         else:
@@ -369,7 +362,8 @@ def run_once(command: str, *, cwd, env: Mapping[str, str] | None = None,
 
 
 def count_instructions(command: str, *, cwd, env: Mapping[str, str] | None = None,
-                       timeout_s: float = 600) -> tuple[int | None, str]:
+                       timeout_s: float = 600, ledger: Path | None = None
+                       ) -> tuple[int | None, str]:
     """(instructions the command's whole tree executed, "") or (None, why not)."""
     from perfgate import counters
 
@@ -388,7 +382,8 @@ def count_instructions(command: str, *, cwd, env: Mapping[str, str] | None = Non
     try:
         argv = counter.wrap(argv_for(command, cwd, child_env.get("PATH")), outdir)
         o = _execute_measured(argv, cwd=cwd, env=child_env,
-                              timeout_s=timeout_s * counter.slowdown * 2, poll=False)
+                              timeout_s=timeout_s * counter.slowdown * 2, poll=False,
+                              ledger=ledger)
         if o.timed_out:
             return None, f"the counted run under {counter.name} timed out"
         if o.exit_code != 0:
@@ -401,9 +396,11 @@ def count_instructions(command: str, *, cwd, env: Mapping[str, str] | None = Non
 
 
 def run_shell(command: str, *, cwd, env: Mapping[str, str] | None = None,
-              timeout_s: float | None = 600, redact: Sequence[str] = ()) -> Called:
+              timeout_s: float | None = 600, redact: Sequence[str] = (),
+              ledger: Path | None = None) -> Called:
     """Run a shell command (verify, profiler) with tree cleanup; output comes back redacted."""
-    o = _execute(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout_s=timeout_s, poll=False)
+    o = _execute(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout_s=timeout_s, poll=False,
+                 ledger=ledger)
     clean = [_redact(b.decode(errors="replace"), redact).encode() for b in
              (o.stdout_kept, o.stderr_tail)]
     return Called(o.exit_code, clean[0], clean[1], o.timed_out)

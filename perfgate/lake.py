@@ -306,10 +306,26 @@ class SharedStore(Store):
     def _stage(self, con: Any, local: Store, batch: int) -> None:
         """Copy the batch from the local file into temporary tables, holding its lock only
         for the copy (a gate on this machine waits milliseconds, not for the network)."""
+        import os
+
         import duckdb
 
         quoted = str(local.path).replace("'", "''")
         delay, deadline = 0.05, time.monotonic() + local.busy_timeout_s
+        fd = local._lock(deadline)  # perfgate's own lock, as every local open holds it
+        try:
+            self._attach_local(con, quoted, deadline, delay, local)
+            for sql in STAGE:
+                con.execute(sql, [batch] if "?" in sql else [])
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("DETACH loc")
+            os.close(fd)
+
+    @staticmethod
+    def _attach_local(con: Any, quoted: str, deadline: float, delay: float, local: Store) -> None:
+        import duckdb
+
         while True:
             try:
                 con.execute(f"ATTACH '{quoted}' AS loc (READ_ONLY)")
@@ -322,11 +338,6 @@ class SharedStore(Store):
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        try:
-            for sql in STAGE:
-                con.execute(sql, [batch] if "?" in sql else [])
-        finally:
-            con.execute("DETACH loc")
 
     def _drop_present(self, con: Any) -> int:
         """Rows a previous push already delivered (it died before marking them here) are

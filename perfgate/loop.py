@@ -5,45 +5,35 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from perfgate import artifacts, report, vcs
-from perfgate.errors import PerfgateError
-from perfgate.stages import scoping
+from perfgate import approval, artifacts, report, vcs
+from perfgate import state as state_mod
+from perfgate.pipeline import run_stage
+from perfgate.stages.fixing import FixOutcome, FixResult
+from perfgate.state import Attempt, Status
 from perfgate.workspace import Workspace
 
 
-def _stage(ws: Workspace, stage: str, **options: Any) -> Any:
-    """One stage through doit, in-process; returns what the stage returned."""
-    from perfgate import tasks
-
-    code = tasks.run(ws.root, ["run", f"{stage}:{ws.contract_path.stem}"], **options)
-    if tasks.OUTCOME["error"] is not None:
-        raise tasks.OUTCOME["error"]
-    if code != 0:
-        raise PerfgateError(f"doit {stage} failed with exit code {code}")
-    return tasks.OUTCOME["results"].get(stage)
-
-
-def _record(ws: Workspace, entry: dict) -> None:
-    state = artifacts.read_state(ws.state_path, ws.name)
-    state.tried.append(entry)
-    state.extra.pop("hotspot", None)
-    artifacts.write_state(ws.state_path, state)
+def _record(ws: Workspace, attempt: Attempt) -> None:
+    state = state_mod.read(ws.state_path, ws.name)
+    state.tried.append(attempt)
+    state.hotspot = None
+    state_mod.write(ws.state_path, state)
 
 
 def run(ws: Workspace, fixer: str, *, manual: Callable[[str, Any], None] | None = None,
         adaptive: bool | None = None) -> Iterator[str]:
     """Drive the loop from state.yaml; yields one line per step. Resumable after Ctrl-C."""
     c = ws.contract
-    state = scoping.require_approved(ws)
-    if not artifacts.current(artifacts.read_artifact(ws.artifact("baseline")), state) and \
-            state.status in ("approved", "scoping"):
-        _stage(ws, "baseline")
+    state = approval.require(ws)
+    if not state.current(artifacts.read_artifact(ws.artifact("baseline"))) and \
+            state.status in (Status.APPROVED, Status.SCOPING, Status.BASELINE):
+        run_stage(ws, "baseline")
         yield f"baseline recorded ({ws.display(ws.artifact('baseline'))})"
     started = time.monotonic()
     need_profile = True
     while True:
-        state = artifacts.read_state(ws.state_path, ws.name)
-        accepts = sum(t.get("verdict") == "accepted" for t in state.tried)
+        state = state_mod.read(ws.state_path, ws.name)
+        accepts = state.accepts
         if state.iteration >= c.loop.max_iterations:
             yield f"stopping: {state.iteration} iterations (loop.max_iterations)"
             break
@@ -53,68 +43,64 @@ def run(ws: Workspace, fixer: str, *, manual: Callable[[str, Any], None] | None 
         if c.loop.time_budget_min and time.monotonic() - started > c.loop.time_budget_min * 60:
             yield f"stopping: time budget of {c.loop.time_budget_min:g} min used"
             break
-        resuming = state.extra.get("hotspot") and vcs.dirty(ws.work_tree)
+        resuming = state.hotspot and vcs.dirty(ws.work_tree)
         if not resuming:
             if need_profile:
-                _stage(ws, "profiling")
-                art = _stage(ws, "proposing")
+                run_stage(ws, "profiling")
+                proposed = run_stage(ws, "proposing")
                 need_profile = False
-                yield f"profiled: {art.meta['hotspots']} hotspot(s) ≥ {c.loop.min_share_pct:g}%"
-            out = _stage(ws, "fixing", fixer=fixer, manual=manual)
-            if out["result"] == "none":
+                yield (f"profiled: {proposed.extra['hotspots']} hotspot(s) ≥ "
+                       f"{c.loop.min_share_pct:g}%")
+            out: FixOutcome = run_stage(ws, "fixing", fixer=fixer, manual=manual).fix
+            if out.result is FixResult.NONE:
                 yield "no untried hotspot left"
                 break
-            if out["result"] in ("no change", "failed"):
-                if out["result"] == "failed":
-                    _archive_failed(ws, out)
-                _record(ws, {"hotspot": out["hotspot"], "verdict": out["result"],
-                             "reason": out.get("reason") or "the fixer changed nothing"})
-                yield f"{out['hotspot']}: {out['result']}" + (f" ({out['reason']})"
-                                                                if out.get("reason") else "")
+            if out.result in (FixResult.NO_CHANGE, FixResult.FAILED):
+                patch = _archive_failed(ws, out) if out.result is FixResult.FAILED else None
+                _record(ws, Attempt(out.result.value, hotspot=out.hotspot, patch=patch,
+                                    reason=out.reason or "the fixer changed nothing"))
+                yield f"{out.hotspot}: {out.result}" + (f" ({out.reason})" if out.reason else "")
                 continue
-        hotspot = artifacts.read_state(ws.state_path, ws.name).extra.get("hotspot")
+        hotspot = state_mod.read(ws.state_path, ws.name).hotspot
         # An inconclusive verdict is a rejection of this hotspot (archived, reset) with its
         # own reason: the change may be real but the machine could not show it.
-        doc = _stage(ws, "gating", label=hotspot, adaptive=adaptive)
+        doc = run_stage(ws, "gating", label=hotspot, adaptive=adaptive).document
         yield (f"{hotspot}: {doc['verdict']}"
                + (f" ({doc['primary']['change_pct']:+.1f}%, p = {report.num(doc['primary']['p_value'], 3)})"
                   if doc.get("primary") and doc["primary"].get("change_pct") is not None else "")
                + ("" if doc["verdict"] == "accepted" else f" — {doc['reasons'][0]}"))
         need_profile = doc["verdict"] == "accepted"
-    state = artifacts.read_state(ws.state_path, ws.name)
-    state.status = "complete"
+    state = state_mod.read(ws.state_path, ws.name)
+    state.status = Status.COMPLETE
     state.epoch += 1
-    artifacts.write_state(ws.state_path, state)
+    state_mod.write(ws.state_path, state)
     yield from final_report(ws)
 
 
-def _archive_failed(ws: Workspace, out: dict) -> None:
+def _archive_failed(ws: Workspace, out: FixOutcome) -> str | None:
     """A failed fixer may have left half an edit: keep it as a patch, then reset."""
-    state = artifacts.read_state(ws.state_path, ws.name)
-    accepted = state.extra.get("accepted_commit") or state.base_commit
-    if vcs.dirty(ws.work_tree):
-        n = len(state.tried) + 1
-        vcs.archive(ws.work_tree, base=accepted, patch_path=ws.dir / "rejected" /
-                    f"{n}-fixer-failed.patch", ref=f"refs/perfgate/rejected/{ws.name}/f{n}",
-                    message=f"perfgate({ws.name}): fixer failed on {out['hotspot']}\n")
-        vcs.reset(ws.work_tree, accepted)
+    state = state_mod.read(ws.state_path, ws.name)
+    if not vcs.dirty(ws.work_tree):
+        return None
+    n = len(state.tried) + 1
+    patch = ws.dir / "rejected" / f"{n}-fixer-failed.patch"
+    vcs.archive(ws.work_tree, base=state.head, patch_path=patch,
+                ref=f"refs/perfgate/rejected/{ws.name}/f{n}",
+                message=f"perfgate({ws.name}): fixer failed on {out.hotspot}\n")
+    vcs.reset(ws.work_tree, state.head)
+    return ws.display(patch)
 
 
 def final_report(ws: Workspace) -> Iterator[str]:
     """report.md: every iteration, the cumulative gain measured interleaved, what was kept."""
     from perfgate import compare
 
-    state = artifacts.read_state(ws.state_path, ws.name)
-    accepted = state.extra.get("accepted_commit")
+    state = state_mod.read(ws.state_path, ws.name)
+    accepted = state.accepted_commit
     cumulative = None
     if accepted:
         cumulative = compare.compare(ws, state.base_commit, accepted, yes=True)
-    rows = [[str(i), f"`{t.get('hotspot') or t.get('label')}`", t.get("verdict", ""),
-             report.num(t.get("change_pct"), 3) + ("%" if t.get("change_pct") is not None else ""),
-             report.num(t.get("p_value"), 3), t.get("commit", "")[:12] or t.get("patch") or
-             t.get("reason", "")] for i, t in enumerate(state.tried, 1)]
-    lines = [f"# Report: {ws.name}", "",
-             report.markdown_table(("#", "hotspot", "verdict", "change", "p", "kept as"), rows), ""]
+    lines = [f"# Report: {ws.name}", "", report.attempts_table(state.tried), ""]
     if cumulative:
         p = cumulative["primary"]
         lines += ["## Cumulative gain", "",
@@ -125,7 +111,7 @@ def final_report(ws: Workspace) -> Iterator[str]:
                   f"commit `{accepted[:12]}` on branch `{ws.branch}`.", ""]
     else:
         lines += ["## Cumulative gain", "", "Nothing was accepted; the code is unchanged.", ""]
-    rejected = [t["patch"] for t in state.tried if t.get("patch")]
+    rejected = [t.patch for t in state.tried if t.patch]
     lines += ["## Rejected attempts (recoverable)", ""] + (
         [f"- `{p}`" for p in rejected] or ["- none"]) + [""]
     artifacts.write_atomic(ws.dir / "report.md", "\n".join(lines))

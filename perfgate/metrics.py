@@ -11,8 +11,15 @@ from pathlib import Path
 
 # Measured by the harness itself; every other name must be reported by the command.
 # `instructions` costs a second, counted pass of every run (see counters.py).
-BUILTIN_METRICS: dict[str, str] = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MB",
+BUILTIN_METRICS: dict[str, str] = {"wall_time": "s", "cpu_time": "s", "peak_rss": "MiB",
                                    "instructions": "instructions"}
+
+
+# Units a contract may spell a built-in metric's unit with; it is stored as the first one.
+# peak_rss has always been mebibytes (RSS / 1024 / 1024): "MB" is read as that.
+BUILTIN_UNITS: dict[str, tuple[str, ...]] = {
+    "wall_time": ("s", "sec", "seconds"), "cpu_time": ("s", "sec", "seconds"),
+    "peak_rss": ("MiB", "MB"), "instructions": ("instructions",)}
 
 
 @dataclass(frozen=True)
@@ -26,19 +33,31 @@ class Builtin:
 LINE = re.compile(r"^PERFGATE_METRIC\s+([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(\S+)", re.MULTILINE)
 
 
-def _number(name: str, raw: object, errors: list[str]) -> float | None:
+class Problems(list):
+    """One-line problems of a run, and which metrics they are about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: set[str] = set()
+
+    def about(self, name: str, text: str) -> None:
+        self.metrics.add(name)
+        self.append(f"metric {name}: {text}")
+
+
+def _number(name: str, raw: object, errors: Problems) -> float | None:
     try:
         value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        errors.append(f"metric {name}: {str(raw)[:40]!r} is not a number")
+        errors.about(name, f"{str(raw)[:40]!r} is not a number")
         return None
     if not math.isfinite(value) or isinstance(raw, bool):
-        errors.append(f"metric {name}: {str(raw)[:40]!r} is not a finite number")
+        errors.about(name, f"{str(raw)[:40]!r} is not a finite number")
         return None
     return value
 
 
-def reported(stdout: str, metrics_file: Path, errors: list[str]) -> dict[str, float]:
+def reported(stdout: str, metrics_file: Path, errors: Problems) -> dict[str, float]:
     """Every metric the command printed or wrote: the JSON file wins over stdout lines."""
     found: dict[str, float] = {}
     for name, raw in LINE.findall(stdout):   # the last line for a name wins
@@ -71,7 +90,7 @@ def file_size(pattern: str, cwd: Path) -> int | None:
 def extract(specs: Sequence, stdout: str, metrics_file: Path,
             cwd: Path) -> tuple[dict[str, float], list[str], list[str]]:
     """(values found, names of requested metrics missing, problems) for one run."""
-    errors: list[str] = []
+    errors = Problems()
     found = reported(stdout, metrics_file, errors)
     missing: list[str] = []
     for spec in specs:
@@ -86,7 +105,6 @@ def extract(specs: Sequence, stdout: str, metrics_file: Path,
             size = file_size(spec.file_size, cwd)
             if size is not None:
                 found[spec.name] = float(size)
-        if spec.name not in found and not any(e.startswith(f"metric {spec.name}:")
-                                              for e in errors):
+        if spec.name not in found and spec.name not in errors.metrics:
             missing.append(spec.name)
     return found, missing, errors

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from perfgate import artifacts, report
+from perfgate import state as state_mod
 from perfgate.errors import PerfgateError
 from perfgate.workspace import Project
 
@@ -17,7 +18,7 @@ def status_rows(project: Project) -> list[list[str]]:
             rows.append([path.stem, "invalid", "–", "–", "–", "–", str(exc).split(": ", 1)[-1],
                          "–"])
             continue
-        state = artifacts.read_state(ws.state_path, name)
+        state = state_mod.read(ws.state_path, name)
         scoping = artifacts.read_artifact(ws.artifact("scoping"))
         stage = state.status if state.status != "scoping" or scoping else "not scoped"
         if scoping is not None and scoping.meta.get("contract_digest") != ws.contract.digest():
@@ -27,8 +28,7 @@ def status_rows(project: Project) -> list[list[str]]:
             sessions = store.sessions_overview(name, limit=3)
             latest = ", ".join(f"#{s['id']} {s['role']} {s['status']}" for s in sessions) or "–"
         last = state.tried[-1] if state.tried else None
-        verdict = "–" if last is None else (
-            f"{last.get('verdict')} ({last.get('hotspot') or last.get('label')})")
+        verdict = "–" if last is None else f"{last.verdict} ({last.name})"
         calibrated = "–"
         if store is not None:
             cal = store.latest_calibration(name)

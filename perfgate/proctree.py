@@ -13,7 +13,8 @@ import signal
 import threading
 from collections.abc import Sequence
 
-POLL_S = 0.01
+POLL_S = 0.01        # the first polls: short commands must be seen at all
+POLL_MAX_S = 0.1     # a long run is polled less often: perfgate must not compete with it
 
 _subreaper_done: bool | None = None
 
@@ -68,20 +69,12 @@ def memory_kb(pid: str | int) -> tuple[int, int]:
     return rss, hwm
 
 
-_OWN_CMDLINE = b""
-
-
-def before_exec(pid: int) -> bool:
-    """A child that has not exec'd yet still shares (or copies) perfgate's memory: skip it."""
-    global _OWN_CMDLINE
+def _cmdline(pid: int | str) -> bytes | None:
     try:
-        if not _OWN_CMDLINE:
-            with open("/proc/self/cmdline", "rb") as fh:
-                _OWN_CMDLINE = fh.read()
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read() == _OWN_CMDLINE
+            return fh.read()
     except OSError:
-        return True
+        return None
 
 
 class Poller(threading.Thread):
@@ -95,16 +88,34 @@ class Poller(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.peak_kb, self.seen = pid, 0, set()
         self.stop = threading.Event()
+        self._own = _cmdline("self")
+        self._execd: set[int] = set()
+
+    def _after_exec(self, pid: int) -> bool:
+        """A child that has not exec'd yet still shares (or copies) perfgate's memory: skip
+        it. Once a pid has exec'd it stays so; remembering that saves a read per poll."""
+        if pid in self._execd:
+            return True
+        cmd = _cmdline(pid)
+        if cmd is None or cmd == self._own:
+            return False
+        self._execd.add(pid)
+        return True
 
     def run(self) -> None:
+        # Each process's own peak is the kernel's VmHWM, exact whenever it is read; polling
+        # only adds the sum over processes alive at once. So the interval grows from 10 ms
+        # to 100 ms: a long run costs perfgate ~10 reads a second, not 100.
+        interval = POLL_S
         while True:
             pids = tree(self.pid)
             self.seen.update(pids)
-            mems = [memory_kb(p) for p in pids if not before_exec(p)]
+            mems = [memory_kb(p) for p in pids if self._after_exec(p)]
             self.peak_kb = max(self.peak_kb, sum(m[0] for m in mems),
                                max((m[1] for m in mems), default=0))
-            if self.stop.wait(POLL_S):
+            if self.stop.wait(interval):
                 return
+            interval = min(POLL_MAX_S, interval * 1.25)
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -141,6 +152,30 @@ def kill_leftovers(pgid: int, seen: set[int]) -> list[int]:
 
 
 RUNNING: set[int] = set()  # pids this module spawned and has not reaped yet
+
+
+# -- the ledger of process groups ------------------------------------------------------------
+# One empty file per running command, `<perfgate pid>.<pgid>`, written by the launcher before
+# the command starts and removed once it is reaped. A file whose perfgate is gone names a
+# group that a killed perfgate left behind.
+
+def forget_group(ledger: os.PathLike | str, pgid: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(ledger, f"{os.getpid()}.{pgid}"))
+
+
+def orphaned_groups(ledger: os.PathLike | str) -> list[tuple[str, int]]:
+    """(file, pgid) of every group recorded by a perfgate process that no longer exists."""
+    try:
+        names = os.listdir(ledger)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        owner, _, pgid = name.partition(".")
+        if owner.isdigit() and pgid.isdigit() and not exists(int(owner)):
+            out.append((os.path.join(ledger, name), int(pgid)))
+    return out
 
 
 def reap(pids: Sequence[int]) -> float:

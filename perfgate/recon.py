@@ -279,9 +279,3 @@ def recommend(ctx: RepoContext, domain: str, repro: str, out_dir: str) -> Recomm
         alts += ("py-spy",)
     return Recommendation(row.tool, command, output, row.note, alts)
 
-
-def table_markdown() -> str:
-    lines = ["| stack | concern | tool | command | note |", "|---|---|---|---|---|"]
-    for r in TABLE:
-        lines.append(f"| {r.stack} | {r.concern} | {r.tool} | `{r.command}` | {r.note} |")
-    return "\n".join(lines)

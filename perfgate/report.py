@@ -39,7 +39,8 @@ def summary_rows(summaries: Mapping[str, object], units: Mapping[str, str]) -> l
     rows = []
     for name, s in summaries.items():
         cv = "–" if s.cv is None or not math.isfinite(s.cv) else f"{s.cv * 100:.1f}%"
-        rows.append([name, BUILTIN_METRICS.get(name, ""), str(s.n), num(s.median), num(s.mean),
+        rows.append([name, units.get(name) or BUILTIN_METRICS.get(name, ""), str(s.n),
+                     num(s.median), num(s.mean),
                      num(s.sd), cv, num(s.min), num(s.max)])
     return rows
 
@@ -232,3 +233,19 @@ def history_table(columns: Sequence[str], data: Sequence[Sequence[object]], metr
                      r[idx["verdict"]] or "–"])
     return plain_table(("date", "contract", *(["machine"] if machines else []), "commit",
                         "role", "n", f"median {metric}", "change", "verdict"), rows)
+
+
+
+def attempts_table(attempts: Sequence[object]) -> str:
+    """report.md: one row per attempt of the loop, each saying why it ended as it did."""
+    rows = []
+    for i, t in enumerate(attempts, 1):
+        change = "–" if t.change_pct is None else f"{t.change_pct:+.1f}%"
+        if t.verdict == "accepted":
+            why = "cleared the threshold, significant, no watchdog regressed"
+        else:
+            why = (t.reason or "–").replace("|", "/").replace("\n", " ")
+            why = why if len(why) <= 240 else why[:239] + "…"
+        kept = (t.commit or "")[:12] or (f"`{t.patch}`" if t.patch else "–")
+        rows.append([str(i), f"`{t.name}`", t.verdict, change, num(t.p_value, 3), why, kept])
+    return markdown_table(("#", "hotspot", "verdict", "change", "p", "why", "kept as"), rows)

@@ -22,7 +22,8 @@ def load(path: str | None, root: Path, *, source: str = "contract") -> dict[str,
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{source}: secrets_file_path: cannot read {path} ({exc})") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings.warn(f"{path} is readable by other users; chmod 600 {path}", stacklevel=2)
+        warnings.warn(f"{source}: secrets_file_path: {path} is readable by other users; "
+                      f"chmod 600 {path}", stacklevel=2)
     values: dict[str, str] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()

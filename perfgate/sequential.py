@@ -17,7 +17,6 @@ from perfgate.stats import mw_min_p
 
 # The 2-sigma rule's one-sided tail (z > 2), split over looks like alpha.
 TWO_SIGMA_TAIL = 1 - statistics.NormalDist().cdf(2.0)
-DEFAULT_MAX_RUNS = 30
 
 
 @dataclass(frozen=True)

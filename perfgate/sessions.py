@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perfgate import harness
-from perfgate.errors import Interrupted, MeasurementError
+from perfgate import harness, proctree
+from perfgate.errors import Interrupted, MeasurementError, RunFailed
 
 if TYPE_CHECKING:  # pydantic costs ~80 ms of start-up that `perfgate measure` does not need
     from perfgate.contract import Contract
+
+# What runs one command once and measures it: harness.run_once, or a fake in the gate loop's
+# tests (as hyperfine's mock executor), which then run in milliseconds.
+Executor = Callable[..., harness.RunRecord]
 
 
 @dataclass
@@ -35,7 +39,12 @@ class Side:
 
 @dataclass
 class Recorder:
-    """Runs the contract's repro for a set of sides and writes every run to the store."""
+    """Runs the contract's repro for a set of sides and writes every run to the store.
+
+    Runs are written a round at a time (and whenever the measurement ends, however it ends):
+    opening DuckDB costs tens of milliseconds, and a session that dies with a round unwritten
+    is aborted and never used anyway.
+    """
 
     store: object
     contract: Contract
@@ -45,28 +54,43 @@ class Recorder:
     stop_on_failure: bool = True
     progress: object = None          # a rich Progress (or None)
     environment: dict | None = None  # machine checks for the fingerprint; default: the quick ones
+    ledger: Path | None = None       # running process groups (proctree); beside the store
+    executor: Executor = harness.run_once
     _task: object = None
+    _pending: list = field(default_factory=list)
 
-    def open(self, side: Side, fingerprint: dict) -> None:
-        side.session_id = self.store.begin_session(
-            contract=self.contract.name, role=side.role, commit_sha=side.commit,
-            tree_sha=side.tree, contract_digest=self.contract.digest(),
-            fingerprint=fingerprint, comparison_id=self.comparison_id)
+    def __post_init__(self) -> None:
+        if self.ledger is None:
+            self.ledger = Path(self.store.path).parent / "running"
+
+    def open(self, sides: Sequence[Side], fingerprint: dict) -> None:
+        ids = self.store.begin_sessions([
+            {"contract": self.contract.name, "role": side.role, "commit_sha": side.commit,
+             "tree_sha": side.tree, "contract_digest": self.contract.digest(),
+             "fingerprint": fingerprint, "comparison_id": self.comparison_id}
+            for side in sides])
+        for side, sid in zip(sides, ids, strict=True):
+            side.session_id = sid
+
+    def flush(self, finish: Mapping[int, str] | None = None) -> None:
+        """Write the runs taken since the last flush (and end sessions) in one transaction."""
+        if self._pending or finish:
+            self.store.add_runs(self._pending, finish=finish or {})
+            self._pending = []
 
     def run(self, side: Side, idx: int, *, warmup: bool) -> harness.RunRecord:
-        rec = harness.run_once(
+        rec = self.executor(
             side.script or self.contract.repro.script, cwd=side.cwd, env=self.env,
             timeout_s=self.contract.repro.timeout_s, metrics=self.contract.metrics.all(),
-            redact=self.redact, count=not warmup,
-            on_spawn=lambda pgid: self.store.set_pgid(side.session_id, pgid))
-        self.store.add_run(side.session_id, idx, rec, warmup=warmup)
+            redact=self.redact, count=not warmup, ledger=self.ledger)
+        self._pending.append((side.session_id, idx, rec, warmup))
         (side.warmups if warmup else side.records).append(rec)
         problem = rec.problem()
         if problem:
             kind = "warmup run" if warmup else "run"
             side.problems.append(f"{side.label} {kind} {idx + 1}: {problem}")
             if self.stop_on_failure:
-                raise MeasurementError(side.problems[-1])
+                raise RunFailed(side.problems[-1], side.role)
         if self.progress is not None and self._task is not None:
             self.progress.advance(self._task)
         return rec
@@ -82,10 +106,10 @@ class Recorder:
         """
         from perfgate import environment
 
+        recover(self.store, self.ledger)
         fingerprint = {**harness.fingerprint(),
                        "environment": self.environment or environment.quick()}
-        for side in sides:
-            self.open(side, fingerprint)
+        self.open(sides, fingerprint)
         total = (warmup + runs) * len(sides)
         with (self._progress_task(total, " vs ".join(s.label for s in sides)),
               self._finishing(sides)):
@@ -97,6 +121,7 @@ class Recorder:
                 for side, i in schedule(list(sides), batch, interleave):
                     self.run(side, warmup + done + i, warmup=False)
                 done += batch
+                self.flush()
                 batch = more(done) if more is not None else 0
                 if batch and self.progress is not None and self._task is not None:
                     self.progress.update(self._task, total=total + batch * len(sides))
@@ -119,7 +144,7 @@ class Recorder:
                 f"{side.label}: the repro changed files in its tree ({shown}); write outputs "
                 "outside the tree or to git-ignored paths")
             if self.stop_on_failure:
-                raise MeasurementError(side.problems[-1])
+                raise RunFailed(side.problems[-1], side.role)
 
     @contextlib.contextmanager
     def _progress_task(self, total: int, label: str) -> Iterator[None]:
@@ -136,16 +161,27 @@ class Recorder:
         try:
             yield
         except KeyboardInterrupt:
-            for s in sides:
-                self.store.finish_session(s.session_id, "aborted")
+            with proctree.deferred_interrupts():  # a second Ctrl-C must not skip this write
+                self.flush({s.session_id: "aborted" for s in sides})
             raise Interrupted("interrupted: the running process tree was killed and the "
                               "session marked aborted") from None
         except BaseException:
-            for s in sides:
-                self.store.finish_session(s.session_id, "failed")
+            self.flush({s.session_id: "failed" for s in sides})
             raise
-        for s in sides:
-            self.store.finish_session(s.session_id, "failed" if s.problems else "complete")
+        self.flush({s.session_id: "failed" if s.problems else "complete" for s in sides})
+
+
+def recover(store, ledger: Path | None) -> list[int]:
+    """What a killed perfgate left behind, set right before any new session opens: its
+    `running` sessions become aborted (never used for a decision) and the process groups in
+    the ledger whose perfgate is gone are killed. Returns the aborted sessions' ids."""
+    aborted = store.abort_stale()
+    if ledger is not None:
+        ledger.mkdir(parents=True, exist_ok=True)
+        for path, pgid in proctree.orphaned_groups(ledger):
+            harness.sweep(pgid)
+            Path(path).unlink(missing_ok=True)
+    return aborted
 
 
 def schedule(sides: list[Side], runs: int, interleave: bool) -> Iterator[tuple[Side, int]]:

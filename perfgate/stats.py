@@ -18,7 +18,6 @@ class TestResult:
     p_value: float
     statistic: float
     method: str
-    passed: bool | None = None   # set by rules that decide without alpha (mean_2sigma)
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,9 @@ def mean_2sigma(baseline: Sequence[float], candidate: Sequence[float], *,
                 lower_is_better: bool) -> TestResult:
     """The 2-sigma rule, one-sided: the candidate's mean lies beyond the baseline mean ± 2 sd.
 
-    sd is the baseline's sample standard deviation. The rule itself decides (`passed`), not
-    alpha; the p reported is the one-sided normal tail of the observed z, for information.
+    sd is the baseline's sample standard deviation. The rule decides on the statistic (z
+    above the look's bar, 2 for a single look), not on alpha; the p reported is the one-sided
+    normal tail of the observed z, for information.
     """
     from scipy import stats
 
@@ -83,10 +83,9 @@ def mean_2sigma(baseline: Sequence[float], candidate: Sequence[float], *,
     c_mean = statistics.fmean(candidate)
     gain = (b.mean - c_mean) if lower_is_better else (c_mean - b.mean)
     if b.sd == 0:
-        return TestResult(0.0 if gain > 0 else 1.0, math.inf if gain > 0 else 0.0, "2sigma",
-                          passed=gain > 0)
+        return TestResult(0.0 if gain > 0 else 1.0, math.inf if gain > 0 else 0.0, "2sigma")
     z = gain / b.sd
-    return TestResult(float(stats.norm.sf(z)), z, "2sigma", passed=z > 2)
+    return TestResult(float(stats.norm.sf(z)), z, "2sigma")
 
 
 def bootstrap_median_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,

@@ -108,6 +108,24 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
+class _Locked:
+    """A DuckDB connection whose close() also releases perfgate's lock on the store."""
+
+    def __init__(self, con: Any, fd: int) -> None:
+        self._con, self._fd = con, fd
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        finally:
+            if self._fd >= 0:
+                os.close(self._fd)   # closing the descriptor releases the flock
+                self._fd = -1
+
+
 class Store:
     """One DuckDB file per project. Every method opens, works in a transaction, and closes."""
 
@@ -124,11 +142,43 @@ class Store:
     # -- connections ----------------------------------------------------------------------
 
     def _connect(self, read_only: bool = False):
+        """A connection that holds perfgate's own lock on the store until it is closed."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        fd = self._lock(deadline)
+        try:
+            return _Locked(self._open(read_only, deadline), fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _lock(self, deadline: float) -> int:
+        """perfgate's own exclusive lock beside the store (`<store>.lock`), held from before
+        DuckDB opens the file until after it closed it. DuckDB's own lock does not cover its
+        whole close: with two processes opening and closing in turn, about one run in ten of
+        tests/test_store.py's two writers lost an update, or failed with "Could not read
+        enough bytes", on DuckDB 2.0.1 without this lock."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    os.close(fd)
+                    raise StoreBusy(f"store busy: {self.path} is in use by another perfgate "
+                                    "process; try again when it finishes") from None
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.25)
+
+    def _open(self, read_only: bool, deadline: float):
         import duckdb
 
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        delay, deadline = 0.05, time.monotonic() + self.busy_timeout_s
+        delay = 0.05
         while True:
             try:
                 if read_only:
@@ -205,62 +255,74 @@ class Store:
         self._migrated = True
 
     def schema_version(self) -> int:
+        """The newest migration applied (applying any that are pending)."""
         with self._tx() as con:
             return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
 
     # -- sessions and runs ----------------------------------------------------------------
 
-    def begin_session(self, *, contract: str, role: str, commit_sha: str | None,
-                      tree_sha: str | None, contract_digest: str | None,
-                      fingerprint: dict, comparison_id: int | None = None,
-                      pgid: int | None = None) -> int:
-        if role not in ROLES:
-            raise ValueError(f"session role must be one of {', '.join(ROLES)}, got {role!r}")
+    def begin_session(self, **fields: Any) -> int:
+        return self.begin_sessions([fields])[0]
+
+    def begin_sessions(self, sessions: Sequence[Mapping[str, Any]]) -> list[int]:
+        """New `running` sessions (contract, role, commit_sha, tree_sha, contract_digest,
+        fingerprint, comparison_id), in one transaction; returns their ids in order."""
+        for s in sessions:
+            if s["role"] not in ROLES:
+                raise ValueError(f"session role must be one of {', '.join(ROLES)}, "
+                                 f"got {s['role']!r}")
         with self._tx() as con:
-            return con.execute(
+            return [con.execute(
                 "INSERT INTO sessions (contract, role, comparison_id, commit_sha, tree_sha, "
-                "contract_digest, fingerprint, host, pid, pgid, started, status, machine) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
-                [contract, role, comparison_id, commit_sha, tree_sha, contract_digest,
-                 json.dumps(fingerprint, sort_keys=True), socket.gethostname(), os.getpid(),
-                 pgid, _now(), machine_of(fingerprint)]).fetchone()[0]
+                "contract_digest, fingerprint, host, pid, started, status, machine) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+                [s["contract"], s["role"], s.get("comparison_id"), s.get("commit_sha"),
+                 s.get("tree_sha"), s.get("contract_digest"),
+                 json.dumps(s.get("fingerprint") or {}, sort_keys=True), socket.gethostname(),
+                 os.getpid(), _now(), machine_of(s.get("fingerprint") or {})]).fetchone()[0]
+                for s in sessions]
 
-    def set_pgid(self, session_id: int, pgid: int) -> None:
-        with self._tx() as con:
-            con.execute("UPDATE sessions SET pgid = ? WHERE id = ?", [pgid, session_id])
+    def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> None:
+        self.add_runs([(session_id, idx, record, warmup)])
 
-    def add_run(self, session_id: int, idx: int, record: Any, *, warmup: bool) -> int:
-        """The run and one sample per metric; warmup runs are kept but never summarised."""
+    def add_runs(self, runs: Sequence[tuple[int, int, Any, bool]], *,
+                 finish: Mapping[int, str] | None = None) -> None:
+        """Runs (session_id, idx, record, warmup) with one sample per metric, then sessions
+        that end (id -> complete | failed | aborted), all in one transaction. Warmup runs are
+        kept but never summarised."""
+        for status in (finish or {}).values():
+            if status not in STATUSES[1:]:
+                raise ValueError(f"a session finishes {', '.join(STATUSES[1:])}, got {status!r}")
         with self._tx() as con:
-            run_id = con.execute(
-                "INSERT INTO runs (session_id, idx, warmup, exit_code, timed_out, stdout_sha256, "
-                "stdout_bytes, stderr_tail, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "RETURNING id",
-                [session_id, idx, warmup, record.exit_code, record.timed_out,
-                 record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
-            ).fetchone()[0]
-            rows = [(run_id, session_id, k, float(v)) for k, v in sorted(record.metrics.items())]
-            if rows:
-                con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
-            return run_id
+            for session_id, idx, record, warmup in runs:
+                run_id = con.execute(
+                    "INSERT INTO runs (session_id, idx, warmup, exit_code, timed_out, "
+                    "stdout_sha256, stdout_bytes, stderr_tail, started) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [session_id, idx, warmup, record.exit_code, record.timed_out,
+                     record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
+                ).fetchone()[0]
+                rows = [(run_id, session_id, k, float(v))
+                        for k, v in sorted(record.metrics.items())]
+                if rows:
+                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
+            for session_id, status in (finish or {}).items():
+                # Only a running session can end: an aborted one never becomes complete later.
+                con.execute("UPDATE sessions SET status = ?, finished = ? "
+                            "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
 
     def finish_session(self, session_id: int, status: str = "complete") -> None:
-        if status not in STATUSES[1:]:
-            raise ValueError(f"a session finishes {', '.join(STATUSES[1:])}, got {status!r}")
-        with self._tx() as con:
-            # Only a running session can end: an aborted one never becomes complete later.
-            con.execute("UPDATE sessions SET status = ?, finished = ? "
-                        "WHERE id = ? AND status = 'running'", [status, _now(), session_id])
+        self.add_runs([], finish={session_id: status})
 
-    def abort_stale(self) -> list[tuple[int, int | None]]:
+    def abort_stale(self) -> list[int]:
         """Running sessions of dead perfgate processes on this host become aborted; returns
-        (session_id, pgid) so the caller can sweep the process groups they left behind."""
+        their ids (sessions.recover also kills the process groups they left behind)."""
         host = socket.gethostname()
         with self._tx() as con:
-            rows = con.execute("SELECT id, pid, pgid FROM sessions WHERE status = 'running' "
+            rows = con.execute("SELECT id, pid FROM sessions WHERE status = 'running' "
                                "AND host = ? ORDER BY id", [host]).fetchall()
-            dead = [(sid, pgid) for sid, pid, pgid in rows if not (pid and proctree.exists(pid))]
-            for sid, _ in dead:
+            dead = [sid for sid, pid in rows if not (pid and proctree.exists(pid))]
+            for sid in dead:
                 con.execute("UPDATE sessions SET status = 'aborted', finished = ? WHERE id = ?",
                             [_now(), sid])
             return dead
@@ -307,6 +369,28 @@ class Store:
                 "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id = ? AND r.session_id = ? AND m.metric = ? AND NOT r.warmup "
                 "ORDER BY r.idx", [session_id, session_id, metric]).fetchall()]
+
+    def values(self, session_ids: Sequence[int], metrics: Sequence[str]
+               ) -> dict[int, dict[str, list[float]]]:
+        """Measurement values per session and metric, in run order, in one read (the gate's
+        two sessions: filtered on the sessions first, so the history's size does not matter).
+        Running or aborted sessions are refused, as by `summary`."""
+        out: dict[int, dict[str, list[float]]] = {sid: {m: [] for m in metrics}
+                                                  for sid in session_ids}
+        with self._tx() as con:
+            for sid in session_ids:
+                self._check_usable(con, sid, False)
+            rows = con.execute(
+                "SELECT m.session_id, m.metric, m.value FROM samples m "
+                "JOIN runs r ON r.id = m.run_id AND r.session_id = m.session_id "
+                "WHERE m.session_id IN (SELECT unnest($1::BIGINT[])) "
+                "AND r.session_id IN (SELECT unnest($1::BIGINT[])) "
+                "AND m.metric IN (SELECT unnest($2::VARCHAR[])) AND NOT r.warmup "
+                "ORDER BY m.session_id, m.metric, r.idx",
+                [list(session_ids), list(metrics)]).fetchall()
+        for sid, metric, value in rows:
+            out[sid][metric].append(value)
+        return out
 
     def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._tx() as con:

@@ -1,167 +1,181 @@
-"""The doit task graph: one task per stage, one subtask per contract. dodo.py imports this."""
+"""The doit task graph: one task per stage, one subtask per contract. dodo.py imports this.
+
+A `Graph` is one run of doit: its options go in as task parameters, each stage's result
+comes back as the task's `values` and in `Graph.results`. Nothing lives in module globals,
+so two runs in one process (the loop, the demo, the tests) never see each other's state.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from perfgate.errors import Interrupted, PerfgateError
 from perfgate.workspace import Project, Workspace
 
-__all__ = [
-    "DOIT_CONFIG",
-    "task_fixing",
-    "task_profiling",
-    "task_proposing",
-    "task_baseline",
-    "task_gate",
-    "task_gating",
-    "task_measuring",
-    "task_scoping",
-]
+__all__ = ["DOIT_CONFIG", "task_scoping", "task_baseline", "task_profiling", "task_proposing",
+           "task_fixing", "task_measuring", "task_gating", "task_gate"]
 
-# The in-process CLI reads what happened here after doit returns: doit itself only knows
-# "failed", while the CLI must print our one-line error and pick its exit code.
-OUTCOME: dict[str, Any] = {"ran": [], "error": None, "verdicts": {}, "results": {}}
-# Options of the CLI command that started doit (e.g. --no-interleave), read by the actions.
-OPTIONS: dict[str, Any] = {}
-_ROOT: Path | None = None
+STAGES = ("scoping", "baseline", "profiling", "proposing", "fixing", "measuring", "gating")
 
-
-def doit_config(root: Path, reporter: Any = None) -> dict[str, Any]:
-    """sqlite3 with an absolute dep file: the dbm backends lose records under concurrency."""
-    project = Project(root)
-    project.dir.mkdir(parents=True, exist_ok=True)
-    cfg: dict[str, Any] = {"backend": "sqlite3", "dep_file": str(project.doit_dep_file),
-                           "verbosity": 2, "default_tasks": ["baseline"]}
-    if reporter is not None:
-        cfg["reporter"] = reporter
-    return cfg
+# Task parameters: `doit measuring --no-interleave`, or the options of pipeline.run_stage.
+PARAMS: dict[str, list[dict[str, Any]]] = {
+    "fixing": [{"name": "fixer", "long": "fixer", "type": str, "default": None,
+                "help": "command that edits the work tree ({brief}, {hotspot_json}, "
+                        "{worktree} become arguments)"}],
+    "measuring": [
+        {"name": "interleave", "long": "interleave", "inverse": "no-interleave", "type": bool,
+         "default": True, "help": "re-measure the base alongside the candidate"},
+        {"name": "allow_mismatch", "long": "allow-fingerprint-mismatch", "type": bool,
+         "default": False, "help": "with --no-interleave: a baseline from another machine"},
+        {"name": "adaptive", "long": "adaptive", "inverse": "no-adaptive", "type": bool,
+         "default": None, "help": "add rounds while the verdict is inconclusive"}],
+    "gating": [{"name": "label", "long": "label", "type": str, "default": None,
+                "help": "the name of the change in commit messages and archives"}],
+}
 
 
-def _root() -> Path:
-    return _ROOT if _ROOT is not None else Path.cwd()
+class Graph:
+    """One doit run over a project: task creators bound to this run's options and results."""
+
+    def __init__(self, root: Path, options: Mapping[str, Any] | None = None, *,
+                 contracts: Sequence[Path] = (), echo: bool = True) -> None:
+        self.project = Project(Path(root))
+        self.options = dict(options or {})
+        self.contracts = [Path(p) for p in contracts]   # beside contracts/*.yaml
+        self.echo = echo                                # dodo.py: print one line per verdict
+        self.results: dict[str, Any] = {}               # "stage:stem" -> pipeline.StageResult
+        self.error: BaseException | None = None
+
+    # -- running ---------------------------------------------------------------------------
+
+    def namespace(self, reporter: Any = None) -> dict[str, Any]:
+        ns: dict[str, Any] = {name: getattr(self, name) for name in __all__
+                              if name.startswith("task_")}
+        ns["DOIT_CONFIG"] = self.config(reporter)
+        return ns
+
+    def config(self, reporter: Any = None) -> dict[str, Any]:
+        """sqlite3 with an absolute dep file: the dbm backends lose records under concurrency."""
+        self.project.dir.mkdir(parents=True, exist_ok=True)
+        cfg: dict[str, Any] = {"backend": "sqlite3", "dep_file": str(self.project.doit_dep_file),
+                               "verbosity": 2, "default_tasks": ["baseline"]}
+        if reporter is not None:
+            cfg["reporter"] = reporter
+        return cfg
+
+    def doit(self, args: list[str]) -> int:
+        """Run doit in-process over this graph; returns doit's exit code."""
+        from doit.cmd_base import ModuleTaskLoader
+        from doit.doit_cmd import DoitMain
+
+        loader = ModuleTaskLoader(self.namespace(reporter=_SilentReporter))
+        return DoitMain(loader, config_filenames=()).run(args)
+
+    def _workspaces(self) -> Iterator[tuple[str, Path, Workspace]]:
+        """Every contract under contracts/ and those given, named by file; a broken one still
+        gets a task (its action reports the error)."""
+        paths = {p.stem: p for p in self.project.contract_files()}
+        paths.update({p.stem: p for p in self.contracts})
+        for stem, path in sorted(paths.items()):
+            yield stem, path, self.project.workspace(str(path))
+
+    def _action(self, stage: str, contract_path: str, **params: Any) -> Any:
+        from doit.exceptions import TaskFailed
+
+        from perfgate import pipeline
+        from perfgate.sessions import progress_bar
+
+        # Declared parameters default to this run's options (see _subtasks), so a value
+        # given on doit's command line wins; the rest (a manual fixer callable) are options.
+        options = {**self.options, **params}
+        try:
+            ws = self.project.workspace(contract_path)
+            with progress_bar() as progress:
+                returned = pipeline.stage_function(stage)(ws, progress=progress, **{
+                    k: v for k, v in options.items() if k in pipeline.STAGE_OPTIONS[stage]})
+            result = pipeline.result_of(stage, ws, returned)
+        except PerfgateError as exc:
+            self.error = exc
+            return TaskFailed(str(exc))
+        except KeyboardInterrupt:
+            # doit would swallow it into a generic error; the CLI must exit 130.
+            self.error = Interrupted("interrupted; run the same command again to resume")
+            return TaskFailed("interrupted")
+        except Exception as exc:  # reported by the CLI's handler as unexpected (exit 3)
+            self.error = exc
+            return TaskFailed(f"unexpected {exc.__class__.__name__}: {exc}")
+        self.results[f"{stage}:{Path(contract_path).stem}"] = result
+        if stage == "gating" and self.echo:
+            print(f"{ws.name}: {result.result} ({ws.display(ws.artifact('gating'))})")
+        return result.values()
+
+    # -- the stages --------------------------------------------------------------------------
+
+    def _subtasks(self, stage: str, deps: Callable[[Workspace], list[Path]],
+                  uptodate: Callable[[Workspace], list[Any]] = lambda ws: []
+                  ) -> Iterator[dict[str, Any]]:
+        yield {"basename": stage, "name": None, "doc": getattr(self, f"task_{stage}").__doc__}
+        params = PARAMS.get(stage, [])
+        for stem, path, ws in self._workspaces():
+            yield {"name": stem, "actions": [(self._action, [stage, str(path)])],
+                   "file_dep": [str(p) for p in [path, *deps(ws)]],
+                   "targets": [str(_artifact_path(ws, stage))], "uptodate": uptodate(ws),
+                   "params": [{**p, "default": self.options.get(p["name"], p["default"])}
+                              for p in params],
+                   "verbosity": 2}
+
+    def task_scoping(self) -> Iterator[dict[str, Any]]:
+        """Recon the repo and pre-flight the repro: writes scoping.md (result: pending)."""
+        yield from self._subtasks("scoping", lambda ws: [])
+
+    def task_baseline(self) -> Iterator[dict[str, Any]]:
+        """Measure the approved contract on its base commit: baseline.md and a store session."""
+        yield from self._subtasks("baseline", lambda ws: [_artifact_path(ws, "scoping")])
+
+    def task_profiling(self) -> Iterator[dict[str, Any]]:
+        """Run the contract's profiler on the last accepted code: a profile under profiles/."""
+        yield from self._subtasks("profiling", lambda ws: [_artifact_path(ws, "scoping")],
+                                  _always)
+
+    def task_proposing(self) -> Iterator[dict[str, Any]]:
+        """Rank the project's hotspots in the profile: hotspots.md and hotspots.json."""
+        yield from self._subtasks("proposing", lambda ws: [_artifact_path(ws, "profiling")],
+                                  _always)
+
+    def task_fixing(self) -> Iterator[dict[str, Any]]:
+        """Brief a fixer on the next untried hotspot and let it edit the work tree."""
+        yield from self._subtasks("fixing", lambda ws: [_artifact_path(ws, "hotspots")], _always)
+
+    def task_measuring(self) -> Iterator[dict[str, Any]]:
+        """Verify the candidate (the work tree), then measure it against the base, interleaved."""
+        yield from self._subtasks("measuring", lambda ws: [_artifact_path(ws, "scoping")],
+                                  _candidate)
+
+    def task_gating(self) -> Iterator[dict[str, Any]]:
+        """Decide on the measurement; accepted: commit on perfgate/<name>, else archive + reset."""
+        yield from self._subtasks("gating", lambda ws: [_artifact_path(ws, "measuring")])
+
+    def task_gate(self) -> dict[str, Any]:
+        """Gate the candidate in .perfgate/<name>/work: measuring then gating (exit 1 unless
+        every contract's candidate was accepted)."""
+        return {"actions": [_gate_result], "task_dep": ["gating"], "doc": self.task_gate.__doc__,
+                "getargs": {"verdicts": ("gating", "result")}, "uptodate": [False],
+                "verbosity": 2}
 
 
-def _stage(name: str) -> Callable[..., Any]:
-    from perfgate.stages import baseline, fixing, gating, measuring, profiling, proposing, scoping
-
-    return {"scoping": scoping.scope, "baseline": baseline.baseline,
-            "profiling": profiling.run, "proposing": proposing.run,
-            "fixing": lambda ws, progress: fixing.run(
-                ws, fixer=OPTIONS.get("fixer"), manual=OPTIONS.get("manual")),
-            "measuring": lambda ws, progress: measuring.run(
-                ws, interleave=OPTIONS.get("interleave", True),
-                allow_mismatch=OPTIONS.get("allow_mismatch", False), progress=progress,
-                adaptive=OPTIONS.get("adaptive")),
-            "gating": lambda ws, progress: gating.run(ws, label=OPTIONS.get("label"))}[name]
-
-
-def _action(stage: str, contract_path: str) -> Any:
+def _gate_result(verdicts: Mapping[str, Any] | None = None) -> Any:
+    """`doit gate` fails when a contract's candidate was rejected or inconclusive."""
     from doit.exceptions import TaskFailed
 
-    from perfgate.sessions import progress_bar
-
-    try:
-        ws = Project(_root()).workspace(contract_path)
-        with progress_bar() as progress:
-            result = _stage(stage)(ws, progress=progress)
-    except PerfgateError as exc:
-        OUTCOME["error"] = exc
-        return TaskFailed(str(exc))
-    except KeyboardInterrupt:
-        # doit would swallow it into a generic error; the CLI must exit 130.
-        OUTCOME["error"] = Interrupted("interrupted; run the same command again to resume")
-        return TaskFailed("interrupted")
-    except Exception as exc:  # noqa: BLE001 - reported by the CLI's handler as unexpected
-        OUTCOME["error"] = exc
-        return TaskFailed(f"unexpected {exc.__class__.__name__}: {exc}")
-    OUTCOME["ran"].append(f"{stage}:{ws.contract_path.stem}")
-    OUTCOME["results"][stage] = result
-    if stage == "gating":
-        OUTCOME["verdicts"][ws.name] = result
-        if not OPTIONS.get("cli"):
-            print(f"{ws.name}: {result['verdict']} ({ws.display(ws.artifact('gating'))})")
-    return None
-
-
-def _gate_result() -> Any:
-    """`doit gate` fails (exit 1) when a contract's candidate was rejected or inconclusive."""
-    from doit.exceptions import TaskFailed
-
-    kept_out = sorted(f"{n} ({d['verdict']})" for n, d in OUTCOME["verdicts"].items()
-                      if d["verdict"] != "accepted")
+    kept_out = sorted(f"{name.split(':')[-1]} ({v})" for name, v in (verdicts or {}).items()
+                      if v != "accepted")
     return TaskFailed("not accepted: " + ", ".join(kept_out)) if kept_out else None
-
-
-def _workspaces() -> Iterator[tuple[str, Path, Workspace]]:
-    """Every contract under contracts/, named by its file; a broken one still gets a task."""
-    project = Project(_root())
-    for path in project.contract_files():
-        yield path.stem, path, project.workspace(str(path))
-
-
-def _subtasks(stage: str, deps: Callable[[Workspace], list[Path]],
-              uptodate: Callable[[Workspace], list[Any]] = lambda ws: []
-              ) -> Iterator[dict[str, Any]]:
-    for stem, path, ws in _workspaces():
-        yield {"name": stem, "actions": [(_action, [stage, str(path)])],
-               "file_dep": [str(p) for p in [path, *deps(ws)]],
-               "targets": [str(_artifact_path(ws, stage))], "uptodate": uptodate(ws),
-               "verbosity": 2}
-
-
-def task_scoping() -> Iterator[dict[str, Any]]:
-    """Recon the repo and pre-flight the repro: writes scoping.md (result: pending)."""
-    yield {"basename": "scoping", "name": None, "doc": task_scoping.__doc__}
-    yield from _subtasks("scoping", lambda ws: [])
-
-
-def task_baseline() -> Iterator[dict[str, Any]]:
-    """Measure the approved contract on its base commit: writes baseline.md and a store session."""
-    yield {"basename": "baseline", "name": None, "doc": task_baseline.__doc__}
-    yield from _subtasks("baseline", lambda ws: [_artifact_path(ws, "scoping")])
-
-
-def task_profiling() -> Iterator[dict[str, Any]]:
-    """Run the contract's profiler on the last accepted code: a profile under profiles/."""
-    yield {"basename": "profiling", "name": None, "doc": task_profiling.__doc__}
-    yield from _subtasks("profiling", lambda ws: [_artifact_path(ws, "scoping")], _always)
-
-
-def task_proposing() -> Iterator[dict[str, Any]]:
-    """Rank the project's hotspots in the profile: hotspots.md and hotspots.json."""
-    yield {"basename": "proposing", "name": None, "doc": task_proposing.__doc__}
-    yield from _subtasks("proposing", lambda ws: [_artifact_path(ws, "profiling")], _always)
-
-
-def task_fixing() -> Iterator[dict[str, Any]]:
-    """Brief a fixer on the next untried hotspot and let it edit the work tree (perfgate run)."""
-    yield {"basename": "fixing", "name": None, "doc": task_fixing.__doc__}
-    yield from _subtasks("fixing", lambda ws: [_artifact_path(ws, "hotspots")], _always)
 
 
 def _always(ws: Workspace) -> list[Any]:
     """The loop's own stages run whenever state.yaml says so, not when files change."""
     return [False]
-
-
-def task_measuring() -> Iterator[dict[str, Any]]:
-    """Verify the candidate (the work tree), then measure it against the base, interleaved."""
-    yield {"basename": "measuring", "name": None, "doc": task_measuring.__doc__}
-    yield from _subtasks("measuring", lambda ws: [_artifact_path(ws, "scoping")], _candidate)
-
-
-def task_gating() -> Iterator[dict[str, Any]]:
-    """Decide on the measurement; accepted: commit on perfgate/<name>, rejected: archive + reset."""
-    yield {"basename": "gating", "name": None, "doc": task_gating.__doc__}
-    yield from _subtasks("gating", lambda ws: [_artifact_path(ws, "measuring")])
-
-
-def task_gate() -> dict[str, Any]:
-    """Gate the candidate in .perfgate/<name>/work: measuring then gating (exit 1 if rejected)."""
-    return {"actions": [_gate_result], "task_dep": ["gating"], "doc": task_gate.__doc__,
-            "uptodate": [False], "verbosity": 2}
 
 
 def _candidate(ws: Workspace) -> list[Any]:
@@ -185,25 +199,6 @@ def _artifact_path(ws: Workspace, stage: str) -> Path:
         return ws.project.dir / ws.contract_path.stem / f"{stage}.md"
 
 
-def run(root: Path, args: list[str], **options: Any) -> int:
-    """Run doit in-process over this project (what the CLI does). Returns doit's exit code."""
-    global _ROOT
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.doit_cmd import DoitMain
-
-    _ROOT = root
-    OPTIONS.clear()
-    OPTIONS.update(cli=True, **options)
-    OUTCOME.update(ran=[], error=None, verdicts={}, results={})
-    namespace = {name: globals()[name] for name in __all__ if name.startswith("task_")}
-    namespace["DOIT_CONFIG"] = doit_config(root, reporter=_SilentReporter)
-    try:
-        return DoitMain(ModuleTaskLoader(namespace), config_filenames=()).run(args)
-    finally:
-        _ROOT = None
-        OPTIONS.clear()
-
-
 class _SilentReporter:
     """The CLI prints its own lines; doit's dots and tracebacks would only repeat them."""
 
@@ -217,7 +212,9 @@ class _SilentReporter:
 
 
 def __getattr__(name: str) -> Any:
-    # Computed on `from perfgate.tasks import *` in dodo.py, not on every import of this module.
-    if name == "DOIT_CONFIG":
-        return doit_config(Path.cwd())
+    # `from perfgate.tasks import *` in a dodo.py: a graph of the project in the current
+    # directory (doit runs one graph per process, and reads results back through `values`).
+    if name in __all__:
+        graph = Graph(Path.cwd())
+        return graph.config() if name == "DOIT_CONFIG" else getattr(graph, name)
     raise AttributeError(name)

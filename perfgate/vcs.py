@@ -182,13 +182,6 @@ def copy_changes(src_root: Path, dst_worktree: Path) -> None:
         raise UsageError(f"your uncommitted changes do not apply to {dst_worktree}: {first}")
 
 
-def apply_patch(worktree: Path, patch_path: Path) -> None:
-    res = _git(worktree, "apply", "--binary", "--whitespace=nowarn", str(patch_path), check=False)
-    if res.returncode != 0:
-        first = (res.stderr.decode(errors="replace").strip().splitlines() or [""])[0]
-        raise UsageError(f"{patch_path}: does not apply to {worktree}: {first}")
-
-
 def check_repo(root: Path) -> list[str]:
     """Warnings about repository shapes that measurements may not reproduce."""
     warnings = []

@@ -26,6 +26,12 @@ class Project:
         return self.dir / "perfgate.duckdb"
 
     @property
+    def ledger_dir(self) -> Path:
+        """The process groups of running commands (proctree's ledger; sessions.Recorder
+        finds it beside the store)."""
+        return self.dir / "running"
+
+    @property
     def doit_dep_file(self) -> Path:
         return self.dir / "doit.sqlite3"
 
@@ -60,6 +66,15 @@ class Workspace:
     @property
     def name(self) -> str:
         return self.contract.name
+
+    @property
+    def handle(self) -> str:
+        """How to name this contract on perfgate's command line: its name when it lives in
+        contracts/, else its path."""
+        if self.contract_path.parent == self.project.contracts_dir and \
+                self.contract_path.stem == self.name:
+            return self.name
+        return self.display(self.contract_path)
 
     @property
     def root(self) -> Path:

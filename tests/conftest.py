@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def contract_yaml(name: str = "work", runs: int = 3, warmup: int = 0, extra: str
         metrics:
           primary: {{name: wall_time, unit: s, lower_is_better: true}}
           watchdogs:
-            - {{name: peak_rss, unit: MB, lower_is_better: true, max_regression_pct: 50}}
+            - {{name: peak_rss, unit: MiB, lower_is_better: true, max_regression_pct: 50}}
         threshold: {{type: pct, pct_min: 20}}
         """) + extra
 
@@ -64,6 +65,17 @@ def repo(tmp_path: Path) -> Path:
     (root / "contracts").mkdir()
     (root / "contracts" / "work.yaml").write_text(contract_yaml())
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`perfgate demo` run once for the whole session: its output and the repository it
+    made (scoped, baselined, looped, with a store), for the tests that only read them."""
+    root = tmp_path_factory.mktemp("demo") / "d"
+    started = time.monotonic()
+    r = perfgate("demo", "--dir", str(root), cwd=root.parent)
+    r.took = time.monotonic() - started
+    return root, r
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -41,7 +41,7 @@ def test_bad_base_ref(repo):
 def test_repro_that_does_not_exist(repo):
     (repo / "contracts" / "work.yaml").write_text(
         contract_yaml().replace(f"{PY} work.py", "./no-such-program --flag"))
-    assert perfgate("scope", "work", cwd=repo).returncode == 0
+    assert perfgate("scope", "work", cwd=repo).returncode == 2
     text = scoping(repo)
     assert "preflight: failed" in text and "exit 127" in text and "not found" in text
 
@@ -52,7 +52,7 @@ def test_repro_that_hangs_is_killed_at_the_timeout(repo):
     (repo / "contracts" / "work.yaml").write_text(
         contract_yaml(warmup=0).replace("timeout_s: 60", "timeout_s: 0.5"))
     r = perfgate("scope", "work", cwd=repo, timeout=60)
-    assert r.returncode == 0
+    assert r.returncode == 2
     assert "timed out after 0.5 s (the process tree was killed)" in scoping(repo)
 
 
@@ -61,7 +61,7 @@ def test_a_metric_that_is_not_a_number(repo):
     git(repo, "commit", "-qam", "nan")
     (repo / "contracts" / "work.yaml").write_text(contract_yaml().replace(
         "watchdogs:\n", "watchdogs:\n    - {name: p95, max_regression_pct: 10}\n"))
-    assert perfgate("scope", "work", cwd=repo).returncode == 0
+    assert perfgate("scope", "work", cwd=repo).returncode == 2
     assert "metric p95: 'fast' is not a number" in scoping(repo)
 
 

@@ -4,6 +4,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from perfgate import report
 from perfgate.contract import from_mapping
 from perfgate.gate import Samples, decide
@@ -33,6 +35,7 @@ def make_origin(tmp_path):
     return pr
 
 
+@pytest.mark.slow
 def test_no_regression_passes_unchanged_and_fails_2x_slower(tmp_path):
     pr = make_origin(tmp_path)
     (pr / "README").write_text("docs only\n")
@@ -53,6 +56,7 @@ def test_no_regression_passes_unchanged_and_fails_2x_slower(tmp_path):
     assert r.returncode == 1
 
 
+@pytest.mark.slow
 def test_documented_commands_run_on_a_real_repository(tmp_path):
     pr = make_origin(tmp_path)
     (pr / "work.py").write_text(LOOP.format(n=390_000))
@@ -92,7 +96,7 @@ EXPECTED_ACCEPTED = """\
 | limit | ≥ 20% better, p < 0.05 |
 | result | pass |
 
-#### peak_rss (watchdog, MB, lower is better)
+#### peak_rss (watchdog, MiB, lower is better)
 
 | | value |
 |---|---|
@@ -113,7 +117,7 @@ EXPECTED_REJECTED_TAIL = """\
 #### Reasons
 
 - wall_time median improved 5.0% (1 s → 0.95 s), below the 20% threshold
-- watchdog peak_rss regressed 30.0% (100 MB → 130 MB), more than its 10% limit
+- watchdog peak_rss regressed 30.0% (100 MiB → 130 MiB), more than its 10% limit
 """
 
 

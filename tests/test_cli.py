@@ -67,3 +67,14 @@ def test_missing_contract_exit_2(repo, args):
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == (f"Error: {repo / 'contracts' / 'nope.yaml'}: "
                                 "no such contract file")
+
+
+def test_a_contract_outside_contracts_is_accepted(repo):
+    """Any contract path works; hints name it by its path, and doit's own words never show."""
+    (repo / "contracts" / "work.yaml").rename(repo / "mine.yaml")
+    r = perfgate("scope", "./mine.yaml", "--yes", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "approved work; next: perfgate baseline mine.yaml" in r.stderr
+    r = perfgate("baseline", "mine.yaml", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "doit" not in r.stderr and (repo / ".perfgate" / "work" / "baseline.md").exists()

@@ -34,6 +34,7 @@ def test_children_are_counted(tmp_path):
     assert nested >= direct * 0.95
 
 
+@pytest.mark.slow
 def test_the_timed_pass_stays_honest(tmp_path):
     (tmp_path / "w.py").write_text("print(sum(i * i for i in range(200000)))\n")
     wanted = [Metric(name="instructions")]
@@ -68,6 +69,7 @@ def test_perf_output_is_parsed(tmp_path):
     assert perf.wrap(["x"], tmp_path)[:5] == ["perf", "stat", "-x", ",", "-e"]
 
 
+@pytest.mark.slow
 def test_instructions_as_the_primary_metric_end_to_end(repo):
     # A shell repro: valgrind costs ~30x on Python's start-up, little on a shell loop.
     (repo / "work.sh").write_text(LOOP.format(n=6000) + "\n")

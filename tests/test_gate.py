@@ -69,7 +69,7 @@ def test_mean_2sigma_contract():
 
 def test_watchdogs_both_directions():
     v = decide(samples(BASE), samples(FAST, [130.0] * 5), contract())
-    assert v.reasons == ("watchdog peak_rss regressed 30.0% (100 MB → 130 MB), more than its 10% "
+    assert v.reasons == ("watchdog peak_rss regressed 30.0% (100 MiB → 130 MiB), more than its 10% "
                          "limit",)
     c = contract(metrics={"primary": {"name": "wall_time"}, "watchdogs": [
         {"name": "rps", "lower_is_better": False, "max_regression_pct": 5}]})

@@ -35,12 +35,14 @@ def commit(repo, text, msg):
     return git(repo, "rev-parse", "HEAD")
 
 
-def compare(repo, base, head):
-    r = perfgate("compare", "work", "--base", base, "--head", head, "--yes", "--json", cwd=repo)
+def compare(repo, base, head, *extra):
+    r = perfgate("compare", "work", "--base", base, "--head", head, "--yes", "--json", *extra,
+                 cwd=repo)
     assert r.returncode in (0, 1), r.stderr
     return r, json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_compare_faster_slower_noop_and_memory(gated):
     base = git(gated, "rev-parse", "HEAD")
     fast = commit(gated, program(300_000), "3x faster")
@@ -71,6 +73,7 @@ def test_compare_faster_slower_noop_and_memory(gated):
     assert snapshot(gated)["work.py"] == (gated / "work.py").read_bytes()
 
 
+@pytest.mark.slow
 def test_p_value_is_what_scipy_computes_from_the_store(gated):
     from scipy import stats
 
@@ -78,7 +81,7 @@ def test_p_value_is_what_scipy_computes_from_the_store(gated):
 
     base = git(gated, "rev-parse", "HEAD")
     fast = commit(gated, program(400_000), "2x faster")
-    _, doc = compare(gated, base, fast)
+    _, doc = compare(gated, base, fast, "--no-adaptive")
     store = Store(gated / ".perfgate" / "perfgate.duckdb")
     b = store.samples(doc["base"]["session"], "wall_time")
     c = store.samples(doc["candidate"]["session"], "wall_time")
@@ -92,6 +95,7 @@ def test_p_value_is_what_scipy_computes_from_the_store(gated):
     assert rows[0][0] == "accepted" and rows[0][1] == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_gate_accepts_then_rejects_and_archives(gated):
     assert perfgate("scope", "work", "--yes", cwd=gated).returncode == 0
     # Your own edit, gated from the checkout: the checkout itself stays as it is.
@@ -131,6 +135,7 @@ def test_gate_accepts_then_rejects_and_archives(gated):
     assert snapshot(gated) == before
 
 
+@pytest.mark.slow
 def test_broken_verify_is_rejected_without_measuring(gated):
     assert perfgate("scope", "work", "--yes", cwd=gated).returncode == 0
     (gated / "work.py").write_text(program(10_000, answer="wrong"))
@@ -144,6 +149,7 @@ def test_broken_verify_is_rejected_without_measuring(gated):
     assert json.loads(r.stdout) == [{"n": 0}]
 
 
+@pytest.mark.slow
 def test_no_interleave_refuses_a_foreign_fingerprint(gated):
     from perfgate.store import Store
 

@@ -127,10 +127,27 @@ def test_nonexistent_command(tmp_path):
     assert r.exit_code == 127 and "not found" in r.problem()
 
 
-def test_on_spawn_gets_the_process_group(tmp_path):
+def test_the_ledger_holds_the_group_while_the_command_runs(tmp_path):
+    """The launcher records the group before the command starts; perfgate forgets it after."""
+    import threading
+    import time
+
+    ledger = tmp_path / "running"
     seen = []
-    harness.run_once("true", cwd=tmp_path, on_spawn=seen.append)
-    assert len(seen) == 1 and seen[0] > 1
+
+    def look() -> None:
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            seen.extend(os.listdir(ledger) if ledger.exists() else [])
+            time.sleep(0.005)
+    t = threading.Thread(target=look)
+    t.start()
+    r = harness.run_once("sleep 0.3", cwd=tmp_path, ledger=ledger)
+    t.join()
+    assert r.exit_code == 0
+    owner, _, pgid = seen[0].partition(".")
+    assert int(owner) == os.getpid() and int(pgid) > 1
+    assert os.listdir(ledger) == []
 
 
 def test_sweep_kills_a_recorded_group(tmp_path):

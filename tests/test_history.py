@@ -12,10 +12,9 @@ from tests.conftest import perfgate
 README = Path(__file__).parent.parent / "README.md"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hist") / "demo"
-    r = perfgate("demo", "--dir", str(root), cwd=root.parent)
+@pytest.fixture
+def demo(demo_run):
+    root, r = demo_run
     assert r.returncode == 0, r.stderr
     return root
 
@@ -29,6 +28,7 @@ def test_the_readme_has_five_queries():
     assert len(readme_queries()) == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(5))
 def test_readme_queries_run_against_a_real_store(demo, index):
     query = readme_queries()[index]
@@ -42,11 +42,13 @@ def test_readme_queries_run_against_a_real_store(demo, index):
         assert rows[0]["gain_pct"] > 20
 
 
+@pytest.mark.slow
 def test_sql_refuses_writes(demo):
     r = perfgate("sql", "DELETE FROM decisions", cwd=demo)
     assert r.returncode == 2 and "read-only" in r.stderr
 
 
+@pytest.mark.slow
 def test_history_lines(demo):
     r = perfgate("history", "demo", "--last", "3", cwd=demo)
     assert r.returncode == 0, r.stderr
@@ -55,6 +57,7 @@ def test_history_lines(demo):
     assert "accepted" in r.stdout
 
 
+@pytest.mark.slow
 def test_plot_writes_a_png_of_the_expected_size(demo, tmp_path):
     out = tmp_path / "h.png"
     r = perfgate("plot", "demo", "-o", str(out), cwd=demo)
@@ -65,6 +68,7 @@ def test_plot_writes_a_png_of_the_expected_size(demo, tmp_path):
     assert (width, height) == (800, 400)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
 def test_export_round_trips(demo, tmp_path, fmt):
     out = tmp_path / f"samples.{fmt}"

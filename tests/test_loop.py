@@ -4,6 +4,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 import yaml
 
 from perfgate.demo import make_repo
@@ -32,44 +33,16 @@ EXPECTED = [("gap_counts", "accepted"), ("digest", "rejected"), ("is_prime", "re
             ("primes_below", "no change")]
 
 
-def test_run_keeps_only_what_earned_it(tmp_path):
-    root = demo_repo(tmp_path)
-    before = snapshot(root)
-    r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert verdicts(root) == EXPECTED
-    # The accepted fix is a commit on perfgate/demo carrying its verdict.
-    log = git(root, "log", "--format=%s", "main..perfgate/demo").splitlines()
-    assert log == ["perfgate(demo): examples/demo/slow.py::gap_counts"]
-    body = git(root, "log", "-1", "--format=%b", "perfgate/demo")
-    assert "wall_time:" in body and "p = " in body
-    # The rejected ones are patches and refs; the work tree is back at the accepted commit.
-    patches = sorted(p.name for p in (root / ".perfgate" / "demo" / "rejected").iterdir())
-    assert patches == ["2-examples-demo-slow.py--digest.patch",
-                       "3-examples-demo-slow.py--is_prime.patch"]
-    refs = git(root, "for-each-ref", "--format=%(refname)", "refs/perfgate/rejected/demo")
-    assert refs.splitlines() == ["refs/perfgate/rejected/demo/2", "refs/perfgate/rejected/demo/3"]
-    work = root / ".perfgate" / "demo" / "work"
-    assert git(work, "status", "--porcelain") == ""
-    assert git(work, "rev-parse", "HEAD") == git(root, "rev-parse", "perfgate/demo")
-    subprocess.run(["git", "apply", "--check",
-                    str(root / ".perfgate" / "demo" / "rejected" / patches[0])], cwd=work,
-                   check=True)
-    report = (root / ".perfgate" / "demo" / "report.md").read_text()
-    assert "## Cumulative gain" in report and "measured interleaved" in report
-    assert snapshot(root) == before
-    r = perfgate("status", cwd=root)
-    assert "complete" in r.stdout
+def assert_demo_outcome(found) -> None:
+    """The demo loop's verdicts. On a busy machine digest's -2% may be `inconclusive` (the
+    interval is too wide to rule out the threshold), and primes_below's share of the profile
+    may fall under loop.min_share_pct, so it is not offered: both are right answers."""
+    assert found[0] == EXPECTED[0] and found[2] == EXPECTED[2]
+    assert found[1] in (("digest", "rejected"), ("digest", "inconclusive"))
+    assert found[3:] in ([], EXPECTED[3:])
 
 
-def test_max_iterations_stops_the_loop(tmp_path):
-    root = demo_repo(tmp_path, max_iterations=1)
-    r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
-    assert r.returncode == 0, r.stderr
-    assert "stopping: 1 iterations (loop.max_iterations)" in r.stdout
-    assert verdicts(root) == EXPECTED[:1]
-
-
+@pytest.mark.slow
 def test_fixer_gets_separate_arguments_and_environment(tmp_path):
     root = demo_repo(tmp_path, max_iterations=1)
     spy = tmp_path / "spy.py"
@@ -87,8 +60,9 @@ def test_fixer_gets_separate_arguments_and_environment(tmp_path):
     assert seen["argv"][0] == seen["env"] == str(root / ".perfgate" / "demo" / "work")
     # A fixer that changes nothing uses up hotspots, not iterations.
     assert [v for _, v in verdicts(root)] == ["no change"] * len(calls)
-    assert [json.loads(c["argv"][1])["function"] for c in calls][:3] == [
-        "gap_counts", "digest", "is_prime"]
+    # gap_counts dominates the profile; digest and is_prime are close, their order varies.
+    offered = [json.loads(c["argv"][1])["function"] for c in calls]
+    assert offered[0] == "gap_counts" and set(offered[1:3]) == {"digest", "is_prime"}
 
 
 def _measuring_candidate(work: str) -> bool:
@@ -106,8 +80,10 @@ def _measuring_candidate(work: str) -> bool:
     return False
 
 
-def test_an_interrupted_run_resumes_with_the_same_result(tmp_path):
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_and_keeps_only_what_earned_it(tmp_path):
     root = demo_repo(tmp_path)
+    before = snapshot(root)
     p = subprocess.Popen([PY, "-m", "perfgate", "run", "demo", "--fixer", FIXER], cwd=root,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     work = str(root / ".perfgate" / "demo" / "work")
@@ -123,31 +99,58 @@ def test_an_interrupted_run_resumes_with_the_same_result(tmp_path):
     assert json.loads(r.stdout)[0]["n"] >= 1
     r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert verdicts(root) == EXPECTED
-
-
-def test_demo_command(tmp_path):
-    t = time.monotonic()
-    r = perfgate("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert time.monotonic() - t < 120
-    assert "gap_counts: accepted" in r.stdout
-    assert "digest: rejected" in r.stdout
-    assert "is_prime: rejected — verify failed" in r.stdout
-    assert "## Cumulative gain" in r.stdout
-
-
-def test_status_shows_stage_iteration_and_last_verdict(tmp_path):
-    root = demo_repo(tmp_path, max_iterations=1)
-    assert perfgate("run", "demo", "--fixer", FIXER, cwd=root).returncode == 0
+    assert_demo_outcome(verdicts(root))
+    # The accepted fix is a commit on perfgate/demo carrying its verdict.
+    log = git(root, "log", "--format=%s", "main..perfgate/demo").splitlines()
+    assert log == ["perfgate(demo): examples/demo/slow.py::gap_counts"]
+    body = git(root, "log", "-1", "--format=%b", "perfgate/demo")
+    assert "wall_time:" in body and "p = " in body
+    # The rejected ones are patches and refs; the work tree is back at the accepted commit.
+    patches = sorted(p.name for p in (root / ".perfgate" / "demo" / "rejected").iterdir())
+    assert patches == ["2-examples-demo-slow.py--digest.patch",
+                       "3-examples-demo-slow.py--is_prime.patch"]
+    refs = git(root, "for-each-ref", "--format=%(refname)", "refs/perfgate/rejected/demo")
+    assert refs.splitlines() == ["refs/perfgate/rejected/demo/2", "refs/perfgate/rejected/demo/3"]
+    work_tree = root / ".perfgate" / "demo" / "work"
+    assert git(work_tree, "status", "--porcelain") == ""
+    assert git(work_tree, "rev-parse", "HEAD") == git(root, "rev-parse", "perfgate/demo")
+    subprocess.run(["git", "apply", "--check",
+                    str(root / ".perfgate" / "demo" / "rejected" / patches[0])], cwd=work_tree,
+                   check=True)
+    # report.md says why each attempt ended as it did.
+    report = (root / ".perfgate" / "demo" / "report.md").read_text()
+    assert "## Cumulative gain" in report and "measured interleaved" in report
+    why = {line.split("|")[2].strip(" `"): line.split("|")[6].strip()
+           for line in report.splitlines() if line.startswith("| ") and "::" in line}
+    assert why["examples/demo/slow.py::gap_counts"].startswith("cleared the threshold")
+    assert "wall_time median" in why["examples/demo/slow.py::digest"]
+    assert why["examples/demo/slow.py::is_prime"].startswith("verify failed: exit 1")
+    assert "test_count" in why["examples/demo/slow.py::is_prime"]
+    assert why.get("examples/demo/slow.py::primes_below",
+                   "the fixer changed nothing") == "the fixer changed nothing"
+    assert snapshot(root) == before
     r = perfgate("status", cwd=root)
     header, _, row = r.stdout.splitlines()[:3]
     assert header.split()[:5] == ["contract", "stage", "epoch", "iteration", "last"]
     assert row.split()[:2] == ["demo", "complete"]
-    assert "accepted (examples/demo/slow.py::gap_counts)" in row
+    last = verdicts(root)[-1]
+    assert f"{last[1]} (examples/demo/slow.py::{last[0]})" in row
 
 
-def test_without_a_profiler_the_recommendation_is_used(tmp_path):
+@pytest.mark.slow
+def test_demo_command(demo_run):
+    _, r = demo_run
+    assert r.returncode == 0, r.stderr
+    assert r.took < 120
+    assert "gap_counts: accepted" in r.stdout
+    assert "digest: rejected" in r.stdout or "digest: inconclusive" in r.stdout
+    assert "is_prime: rejected — verify failed" in r.stdout
+    assert "## Cumulative gain" in r.stdout
+
+
+@pytest.mark.slow
+def test_max_iterations_and_the_recommended_profiler(tmp_path):
+    """One iteration, and without a profiler in the contract the stack's recommendation."""
     root = make_repo(tmp_path / "demo")
     c = yaml.safe_load((root / "contracts" / "demo.yaml").read_text())
     del c["profiler"]
@@ -156,5 +159,6 @@ def test_without_a_profiler_the_recommendation_is_used(tmp_path):
     assert perfgate("scope", "demo", "--yes", cwd=root).returncode == 0
     r = perfgate("run", "demo", "--fixer", FIXER, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "stopping: 1 iterations (loop.max_iterations)" in r.stdout
     assert "- tool: cprofile" in (root / ".perfgate" / "demo" / "profiling.md").read_text()
     assert verdicts(root) == EXPECTED[:1]

@@ -2,6 +2,7 @@
 import json
 import re
 
+import pytest
 import yaml
 
 from tests.conftest import PY, contract_yaml, git, perfgate, snapshot
@@ -28,6 +29,7 @@ def compare(repo, base, head, *args):
     return r, json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_a_fixed_n_too_small_for_the_test_is_inconclusive_exit_4(repo):
     # 3 vs 3 runs: the smallest one-sided Mann-Whitney p is 1/20 = alpha, so even a
     # big speed-up cannot be significant. That is not a rejection of the change: undecided.
@@ -44,6 +46,7 @@ def test_a_fixed_n_too_small_for_the_test_is_inconclusive_exit_4(repo):
     assert json.loads(r.stdout) == [{"verdict": "inconclusive", "looks": 1, "runs_per_side": 3}]
 
 
+@pytest.mark.slow
 def test_adaptive_rounds_buy_the_runs_and_accept(repo):
     base, head = two_commits(repo, runs=3)
     c = yaml.safe_load((repo / "contracts" / "work.yaml").read_text())
@@ -63,6 +66,7 @@ def test_adaptive_rounds_buy_the_runs_and_accept(repo):
         assert json.loads(r.stdout) == [{"n": seq["runs_per_side"]}]
 
 
+@pytest.mark.slow
 def test_gate_exit_4_archives_the_undecided_diff(repo):
     (repo / "work.py").write_text(SLOW.format(n=900_000))
     (repo / "contracts" / "work.yaml").write_text(
@@ -81,6 +85,7 @@ def test_gate_exit_4_archives_the_undecided_diff(repo):
     assert "result: inconclusive" in gating
 
 
+@pytest.mark.slow
 def test_the_loop_moves_on_from_an_inconclusive_hotspot(tmp_path):
     root = demo_repo(tmp_path, max_iterations=1)
     path = root / "contracts" / "demo.yaml"
@@ -98,6 +103,7 @@ def test_the_loop_moves_on_from_an_inconclusive_hotspot(tmp_path):
     assert git(root, "rev-parse", "perfgate/demo") == git(root, "rev-parse", "main")
 
 
+@pytest.mark.slow
 def test_calibrate_measures_false_accepts_noise_and_power(repo):
     # A shell-only repro keeps valgrind cheap; instruction counts make every figure exact.
     loop = "i=0; while [ $i -lt 1000 ]; do i=$((i+1)); done"
@@ -124,6 +130,7 @@ def test_calibrate_measures_false_accepts_noise_and_power(repo):
                                            r.stdout), r.stdout
 
 
+@pytest.mark.slow
 def test_calibrate_on_wall_time(repo):
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=4))
     r = perfgate("calibrate", "work", "--gates", "2", "--no-adaptive", "--yes", cwd=repo)

@@ -109,7 +109,3 @@ def test_python_repro_is_rewritten_for_cprofile():
     assert rec.command == ("/usr/bin/python3 -m cProfile -o .perfgate/x/profile.pstats "
                            "tools/run.py --n 5")
 
-
-def test_table_renders_every_row():
-    md = recon.table_markdown()
-    assert md.count("\n") == len(recon.TABLE) + 1

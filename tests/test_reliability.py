@@ -14,6 +14,7 @@ from tests.conftest import PY, contract_yaml, git, perfgate
 SECRET = "s3cr3t-Value-7f3a9"
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_the_store_an_artifact_or_a_log(repo, tmp_path):
     secrets = tmp_path / "secrets.env"
     secrets.write_text(f"API_TOKEN={SECRET}\n")
@@ -45,10 +46,11 @@ def test_secrets_never_reach_the_store_an_artifact_or_a_log(repo, tmp_path):
 def test_secrets_file_missing_is_a_one_line_error(repo, tmp_path):
     (repo / "contracts" / "work.yaml").write_text(
         contract_yaml(extra=f"secrets_file_path: {tmp_path / 'nope.env'}\n"))
-    r = perfgate("scope", "work", cwd=repo)
-    assert r.returncode == 2
-    assert r.stderr.strip() == (f"Error: {repo / 'contracts' / 'work.yaml'}: secrets_file_path: "
-                                f"{tmp_path / 'nope.env'} does not exist")
+    expected = (f"Error: {repo / 'contracts' / 'work.yaml'}: secrets_file_path: "
+                f"{tmp_path / 'nope.env'} does not exist")
+    for command in ("scope", "check"):   # `check` looks for the file too, before any run
+        r = perfgate(command, "work", cwd=repo)
+        assert (r.returncode, r.stderr.strip()) == (2, expected)
 
 
 def test_world_readable_secrets_file_warns(repo, tmp_path):
@@ -57,9 +59,12 @@ def test_world_readable_secrets_file_warns(repo, tmp_path):
     secrets.chmod(0o644)
     (repo / "contracts" / "work.yaml").write_text(
         contract_yaml(extra=f"secrets_file_path: {secrets}\n"))
-    r = perfgate("scope", "work", cwd=repo)
-    assert r.returncode == 0, r.stderr
-    assert f"Warning: {secrets} is readable by other users; chmod 600 {secrets}" in r.stderr
+    warning = (f"Warning: {repo / 'contracts' / 'work.yaml'}: secrets_file_path: {secrets} is "
+               f"readable by other users; chmod 600 {secrets}")
+    for command in ("check", "scope"):
+        r = perfgate(command, "work", cwd=repo)
+        assert r.returncode == 0, r.stderr
+        assert warning in r.stderr
 
 
 MARK = "perfgate-kill9-marker"
@@ -84,9 +89,33 @@ def _marked():
     return found
 
 
-def test_kill_9_at_random_points_never_corrupts_or_leaks(repo):
-    """perfgate killed -9 mid-measurement 20 times: the store always opens, the killed
-    sessions end up aborted (never complete), and the orphans are swept on the next start."""
+def _kill_mid_run(repo, rng, times: int) -> int:
+    """Start `perfgate baseline --force` and kill -9 it at a random instant after its repro
+    started, `times` times; returns how many kills left a repro process orphaned."""
+    leaked = 0
+    ledger = repo / ".perfgate" / "running"
+    for _ in range(times):
+        before = {q.pid for q in _marked()}   # orphans of earlier kills live on meanwhile
+        p = subprocess.Popen([PY, "-m", "perfgate", "baseline", "work", "--force"], cwd=repo,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        # This perfgate has a measured run going: its group is in the ledger.
+        while (not any(f.name.startswith(f"{p.pid}.") for f in ledger.glob("*"))
+               and time.monotonic() < deadline and p.poll() is None):
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.3))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        leaked += bool({q.pid for q in _marked()} - before)
+    return leaked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recovery", ["baseline", "scope"])
+def test_kill_9_at_random_points_never_corrupts_or_leaks(repo, recovery):
+    """perfgate killed -9 mid-measurement: the store always opens, the killed sessions end up
+    aborted (never complete), and the next start of any stage that opens a session (a
+    baseline, or a new scoping) kills the processes the dead perfgate left behind."""
     (repo / "work.py").write_text(
         "import subprocess, sys, time\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)',"
@@ -95,34 +124,27 @@ def test_kill_9_at_random_points_never_corrupts_or_leaks(repo):
     git(repo, "commit", "-qam", "marker")
     _marked_contract(repo)
     assert perfgate("scope", "work", "--yes", cwd=repo).returncode == 0
-    rng = random.Random(7)
     store = Store(repo / ".perfgate" / "perfgate.duckdb", busy_timeout_s=30)
-    leaked = 0
-    for _ in range(20):
-        p = subprocess.Popen([PY, "-m", "perfgate", "baseline", "work", "--force"], cwd=repo,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.2))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        leaked += bool(_marked())
-        store.query("SELECT count(*) FROM sessions")  # opens, reads: not corrupted
-    # The next start marks what the killed processes left running as aborted, sweeps them.
-    r = perfgate("baseline", "work", "--force", cwd=repo)
-    assert r.returncode == 0, r.stderr
-    time.sleep(0.2)
+    leaked = _kill_mid_run(repo, random.Random(7), 8)
+    store.query("SELECT count(*) FROM sessions")  # opens, reads: not corrupted
     assert leaked > 0  # the kills did land mid-run, orphaning repro processes ...
+    args = ["baseline", "work", "--force"] if recovery == "baseline" else ["scope", "work"]
+    r = perfgate(*args, cwd=repo)
+    assert r.returncode == 0, r.stderr
     assert _marked() == []  # ... which the next start swept
     _, rows = store.query("SELECT status, count(*) FROM sessions WHERE role = 'baseline' "
                           "GROUP BY status ORDER BY status")
     counts = dict(rows)
-    assert "running" not in counts
-    assert counts.get("aborted", 0) >= 10 and counts["complete"] >= 1
-    # Nothing that was aborted has a decision or a baseline.md pointing at it.
-    session = int((repo / ".perfgate" / "work" / "baseline.md").read_text()
-                  .split("session: ")[1].split()[0])
-    assert store.session(session)["status"] == "complete"
+    assert "running" not in counts and counts.get("aborted", 0) == 8
+    assert not list((repo / ".perfgate" / "running").iterdir())
+    if recovery == "baseline":
+        # Nothing that was aborted has a baseline.md pointing at it.
+        session = int((repo / ".perfgate" / "work" / "baseline.md").read_text()
+                      .split("session: ")[1].split()[0])
+        assert store.session(session)["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_two_contracts_measure_concurrently_on_one_store(repo):
     (repo / "contracts" / "other.yaml").write_text(contract_yaml(name="other"))
     for name in ("work", "other"):
@@ -141,6 +163,7 @@ def test_two_contracts_measure_concurrently_on_one_store(repo):
         assert f"contract: {name}" in state and "status: baselined" in state
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupting_a_baseline_leaves_nothing_running(repo, sig):
     (repo / "work.py").write_text("import time\nt = time.time()\nwhile time.time() - t < 0.4: pass\n")
@@ -173,6 +196,7 @@ def test_an_unwritable_perfgate_dir_is_a_clear_error(repo):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_fixer_runs_kills_it_and_resumes(tmp_path):
     from perfgate.demo import make_repo
 

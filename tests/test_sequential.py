@@ -66,6 +66,7 @@ def _gate(base, cand, c, looks, naive=False):
     return v
 
 
+@pytest.mark.slow
 def test_peeking_is_corrected_on_a_a_data():
     """A/A with no threshold (the worst case): uncorrected peeking over 6 looks accepts far more
     often than alpha; the split keeps it at or below alpha. Fixed seed, so exact."""

@@ -2,6 +2,8 @@
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import PY, contract_yaml, git, perfgate, snapshot
 
 
@@ -11,6 +13,7 @@ def sql(repo, query):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_scope_approve_baseline(repo):
     before = snapshot(repo)
     # doit runs scoping first (baseline depends on scoping.md), then stops at the hard gate.
@@ -82,6 +85,7 @@ def test_scope_approve_baseline(repo):
     assert r.returncode == 0 and "work" in r.stdout and "baselined" in r.stdout
 
 
+@pytest.mark.slow
 def test_editing_the_contract_invalidates_the_approval(repo):
     assert perfgate("scope", "work", "--yes", cwd=repo).returncode == 0
     (repo / "contracts" / "work.yaml").write_text(contract_yaml(runs=4))
@@ -107,7 +111,9 @@ def test_failing_preflight_cannot_be_approved(repo):
     (repo / "work.py").write_text("import sys\nprint('boom', file=sys.stderr)\nsys.exit(3)\n")
     git(repo, "commit", "-qam", "break it")
     r = perfgate("scope", "work", cwd=repo)
-    assert r.returncode == 0, r.stderr
+    # The report is printed, and the failed pre-flight is an error (exit 2), not a success.
+    assert r.returncode == 2 and "the pre-flight of work failed" in r.stderr
+    assert r.stderr.count("\n") == 1 and "exit 3" in r.stdout
     art = (repo / ".perfgate" / "work" / "scoping.md").read_text()
     assert "preflight: failed" in art and "exit 3" in art
     r = perfgate("approve", "work", cwd=repo)
@@ -125,11 +131,12 @@ def test_nondeterministic_output_is_named(repo):
 def test_missing_custom_metric_fails_preflight(repo):
     (repo / "contracts" / "work.yaml").write_text(contract_yaml().replace(
         "watchdogs:\n", "watchdogs:\n    - {name: p95_ms, max_regression_pct: 10}\n"))
-    assert perfgate("scope", "work", cwd=repo).returncode == 0
+    assert perfgate("scope", "work", cwd=repo).returncode == 2
     art = (repo / ".perfgate" / "work" / "scoping.md").read_text()
     assert "preflight: failed" in art and "p95_ms" in art
 
 
+@pytest.mark.slow
 def test_doit_list_and_doit_baseline(repo):
     (repo / "dodo.py").write_text("from perfgate.tasks import *  # noqa\n")
     r = subprocess.run([PY, "-m", "doit", "list"], cwd=repo, capture_output=True, text=True)

@@ -3,24 +3,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from perfgate import artifacts, report, secrets, vcs
+from perfgate import approval, artifacts, report, secrets, vcs
+from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.sessions import Recorder, Side
-from perfgate.stages import scoping
+from perfgate.state import Status
 from perfgate.workspace import Workspace
 
 
 def baseline(ws: Workspace, *, progress=None) -> Artifact:
     """Measure the approved contract's base commit and write baseline.md (result: done)."""
     contract = ws.contract
-    state = scoping.require_approved(ws)
+    state = approval.require(ws)
     root = vcs.repo_root(ws.root)
     base = vcs.ensure_worktree(root, ws.base_tree, state.base_commit)
     secret_values = secrets.load(contract.secrets_file_path, ws.root, source=str(ws.contract_path))
     store = ws.project.store()
-    _sweep_stale(store)
-    state.status = "baseline"
-    artifacts.write_state(ws.state_path, state)
+    state.status = Status.BASELINE
+    state_mod.write(ws.state_path, state)
     side = Side("baseline", "baseline", base, state.base_commit, vcs.tree_hash(base))
     rec = Recorder(store, contract, secrets.environment(secret_values),
                    redact=secrets.redactions(secret_values), progress=progress)
@@ -32,27 +32,15 @@ def baseline(ws: Workspace, *, progress=None) -> Artifact:
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     art = Artifact(meta, render(ws, side, summaries))
     artifacts.write_artifact(ws.artifact("baseline"), art)
-    state.status = "baselined"
-    state.extra["baseline_session"] = side.session_id
-    artifacts.write_state(ws.state_path, state)
+    state.status = Status.BASELINED
+    state.baseline_session = side.session_id
+    state_mod.write(ws.state_path, state)
     return art
-
-
-def _sweep_stale(store) -> None:
-    """Sessions left `running` by a perfgate that died become aborted; their process groups die."""
-    from perfgate import harness
-
-    for _session, pgid in store.abort_stale():
-        if pgid:
-            harness.sweep(pgid)
 
 
 def render(ws: Workspace, side: Side, summaries) -> str:
     c = ws.contract
     units = {m.name: m.unit for m in c.metrics.all()}
-    units.setdefault("wall_time", "s")
-    units.setdefault("cpu_time", "s")
-    units.setdefault("peak_rss", "MB")
     return "\n".join([
         f"# Baseline: {c.name}", "",
         f"- commit: `{side.commit}`", f"- session: {side.session_id} in "

@@ -1,10 +1,28 @@
 """Stage 5, fixing: put a candidate change into the perfgate work tree (from a fixer or the user)."""
 from __future__ import annotations
 
-from perfgate import vcs
+from dataclasses import dataclass
+from enum import StrEnum
+
+from perfgate import approval, vcs
+from perfgate import state as state_mod
 from perfgate.errors import UsageError
-from perfgate.stages import scoping
+from perfgate.state import State, Status
 from perfgate.workspace import Workspace
+
+
+class FixResult(StrEnum):
+    DONE = "done"              # the work tree holds a change: measure it
+    NO_CHANGE = "no change"    # the fixer left the tree as it was
+    FAILED = "failed"          # the fixer exited non-zero or timed out
+    NONE = "none"              # no untried hotspot is left
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    result: FixResult
+    hotspot: str | None = None
+    reason: str = ""
 
 
 def take_checkout(ws: Workspace) -> str:
@@ -12,14 +30,13 @@ def take_checkout(ws: Workspace) -> str:
 
     The user's files, index and HEAD are only read. Returns the candidate's tree hash.
     """
-    state = scoping.require_approved(ws)
-    accepted = state.extra.get("accepted_commit") or state.base_commit
+    state = approval.require(ws)
     root = vcs.repo_root(ws.root)
-    work = vcs.ensure_worktree(root, ws.work_tree, accepted, branch=ws.branch)
+    work = vcs.ensure_worktree(root, ws.work_tree, state.head, branch=ws.branch)
     pending = vcs.dirty(work)
     if pending:
         raise UsageError(f"{ws.display(work)} already holds an ungated change ({len(pending)} "
-                         f"file(s)); gate it first with `perfgate gate {ws.name}`")
+                         f"file(s)); gate it first with `perfgate gate {ws.handle}`")
     before = vcs.tree_hash(work)
     vcs.copy_changes(root, work)
     after = vcs.tree_hash(work)
@@ -28,21 +45,19 @@ def take_checkout(ws: Workspace) -> str:
     return after
 
 
-def next_hotspot(ws: Workspace, state) -> dict | None:
+def next_hotspot(ws: Workspace, state: State) -> dict | None:
     """The best-ranked hotspot of the current hotspots.json not tried in this run."""
     import json
-
-    from perfgate.stages.proposing import tried_keys
 
     try:
         doc = json.loads((ws.dir / "hotspots.json").read_text())
     except (OSError, ValueError):
         return None
-    tried = tried_keys(state)
+    tried = state.tried_hotspots()
     return next((h for h in doc.get("hotspots", []) if h["key"] not in tried), None)
 
 
-def brief(ws: Workspace, spot: dict, state) -> str:
+def brief(ws: Workspace, spot: dict, state: State) -> str:
     """What the fixer is told: the goal, the hotspot and its code, the rules, what failed."""
     from perfgate import hotspots, report
     from perfgate.hotspots import Hotspot
@@ -74,11 +89,11 @@ def brief(ws: Workspace, spot: dict, state) -> str:
              f"- It must stay correct: `{c.verify}` must pass." if c.verify else
              "- Keep the program's output identical.",
              "- Changes that are not faster by the threshold are archived and reverted.", ""]
-    tried = [t for t in state.tried if t.get("verdict") != "accepted"]
+    tried = [t for t in state.tried if t.verdict != "accepted"]
     if tried:
         lines += ["## Already tried", ""]
-        lines += [f"- `{t.get('hotspot', t.get('label'))}`: {t.get('verdict')}"
-                  + (f" — {t['reason']}" if t.get("reason") else "") for t in tried]
+        lines += [f"- `{t.name}`: {t.verdict}" + (f" — {t.reason}" if t.reason else "")
+                  for t in tried]
         lines.append("")
     return "\n".join(lines)
 
@@ -115,27 +130,25 @@ def run_fixer(ws: Workspace, fixer: str, spot: dict, brief_path, *, timeout_s: f
     return ""
 
 
-def run(ws: Workspace, *, fixer: str | None = None, manual=None, progress=None) -> dict:  # noqa: ARG001
-    """Brief the fixer on the next hotspot and let it edit the work tree.
-
-    Returns {"result": done | no change | failed | none, "hotspot": key, "reason": ...}.
-    """
+def run(ws: Workspace, *, fixer: str | None = None, manual=None,
+        progress=None) -> FixOutcome:
+    """Brief the fixer on the next hotspot and let it edit the work tree."""
     from perfgate import artifacts
     from perfgate.artifacts import Artifact
     from perfgate.stages import profiling
 
-    state = scoping.require_approved(ws)
+    state = approval.require(ws)
     spot = next_hotspot(ws, state)
     if spot is None:
-        return {"result": "none"}
+        return FixOutcome(FixResult.NONE)
     work = profiling.clean_work_tree(ws, state)
     text = brief(ws, spot, state)
     brief_path = ws.dir / "brief.md"
     artifacts.write_atomic(brief_path, text)
     before = vcs.tree_hash(work)
-    state.status = "fixing"
-    state.extra["hotspot"] = spot["key"]
-    artifacts.write_state(ws.state_path, state)
+    state.status = Status.FIXING
+    state.hotspot = spot["key"]
+    state_mod.write(ws.state_path, state)
     if fixer is None or fixer == "manual":
         if manual is None:
             raise UsageError("fixing needs a fixer: `perfgate run NAME --fixer CMD` (or manual)")
@@ -144,13 +157,15 @@ def run(ws: Workspace, *, fixer: str | None = None, manual=None, progress=None) 
     else:
         failure = run_fixer(ws, fixer, spot, brief_path, timeout_s=ws.contract.loop.fixer_timeout_s)
     after = vcs.tree_hash(work)
-    result = "failed" if failure else ("no change" if after == before else "done")
+    result = (FixResult.FAILED if failure else
+              FixResult.NO_CHANGE if after == before else FixResult.DONE)
     diff = vcs.diff(work, vcs.head(work)).decode("utf-8", errors="replace") if after != before else ""
-    meta = {"epoch": state.epoch, "result": result, "contract": ws.name, "hotspot": spot["key"],
+    meta = {"epoch": state.epoch, "result": result.value, "contract": ws.name,
+            "hotspot": spot["key"],
             "fixer": fixer or "manual", "candidate_tree": after}
     body = text + "\n## What the fixer changed\n\n" + (
         f"```diff\n{diff[:20000]}\n```\n" if diff else "Nothing.\n")
     if failure:
         body += f"\n**{failure}**\n"
     artifacts.write_artifact(ws.artifact("fixing"), Artifact(meta, body))
-    return {"result": result, "hotspot": spot["key"], "reason": failure}
+    return FixOutcome(result, spot["key"], failure)

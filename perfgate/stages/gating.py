@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from perfgate import artifacts, gate, report, vcs
+from perfgate import approval, artifacts, gate, report, vcs
+from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
+from perfgate.errors import UsageError
 from perfgate.stages.measuring import Pair
+from perfgate.state import Attempt, Status
 from perfgate.workspace import Workspace
 
 
@@ -17,18 +20,23 @@ def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Ve
         empty = gate.Samples(values={})
         return gate.decide(empty, empty, c, verify_failure=pair.verify_failure, look=pair.look)
     if pair.run_failure:
-        side = "candidate" if pair.run_failure.startswith("candidate") else "baseline"
-        failed = gate.Samples(values={}, failures=(pair.run_failure,))
+        failed = gate.Samples(values={}, failures=(pair.run_failure.message,))
         empty = gate.Samples(values={})
-        return gate.decide(*((empty, failed) if side == "candidate" else (failed, empty)), c,
+        on_candidate = pair.run_failure.role == pair.candidate.role
+        return gate.decide(*((empty, failed) if on_candidate else (failed, empty)), c,
                            look=pair.look)
-    store = ws.project.store()
-    names = [m.name for m in c.metrics.all()]
-    base = gate.Samples({n: store.samples(pair.base.session_id, n) for n in names},
-                        failures=tuple(pair.base.problems))
-    cand = gate.Samples({n: store.samples(pair.candidate.session_id, n) for n in names},
-                        failures=tuple(pair.candidate.problems))
+    b, cnd = _values(ws, pair)
+    base = gate.Samples(b, failures=tuple(pair.base.problems))
+    cand = gate.Samples(cnd, failures=tuple(pair.candidate.problems))
     return gate.decide(base, cand, c, mode=mode, look=pair.look)
+
+
+def _values(ws: Workspace, pair: Pair) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Both sessions' values of every metric of the contract, as stored."""
+    names = [m.name for m in ws.contract.metrics.all()]
+    ids = (pair.base.session_id, pair.candidate.session_id)
+    values = ws.project.store().values(ids, names)
+    return values[ids[0]], values[ids[1]]
 
 
 def document(ws: Workspace, pair: Pair, verdict: gate.Verdict) -> dict[str, Any]:
@@ -90,14 +98,8 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     artifacts.write_atomic(ws.dir / "verdict.json", report.json_document(doc))
     plot_name = None
     if not (pair.verify_failure or pair.run_failure) and verdict.primary is not None:
-        from perfgate import plot
-
-        store = ws.project.store()
-        names = [m.name for m in ws.contract.metrics.all()]
-        series = {n: (store.samples(pair.base.session_id, n),
-                      store.samples(pair.candidate.session_id, n)) for n in names}
         plot_name = "gating.png"
-        plot.samples(series, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}")
+        plot_samples(ws, pair, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}")
     meta = {"epoch": epoch, "result": verdict.verdict, "contract": ws.name,
             "base_session": pair.base.session_id or None,
             "candidate_session": pair.candidate.session_id or None,
@@ -114,20 +116,16 @@ def plot_samples(ws: Workspace, pair: Pair, path, title: str):
     """Both samples of every metric, from the store, as a PNG."""
     from perfgate import plot
 
-    store = ws.project.store()
-    names = [m.name for m in ws.contract.metrics.all()]
-    series = {n: (store.samples(pair.base.session_id, n),
-                  store.samples(pair.candidate.session_id, n)) for n in names}
-    return plot.samples(series, path, title=title)
+    base, cand = _values(ws, pair)
+    return plot.samples({n: (base[n], cand[n]) for n in base}, path, title=title)
 
 
-def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:  # noqa: ARG001
+def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, Any]:
     """`doit gating`: decide on the current measuring.md, act, write gating.md; returns the document."""
-    from perfgate.errors import UsageError
-    from perfgate.stages import measuring, scoping
+    from perfgate.stages import measuring
 
-    state = scoping.require_approved(ws)
-    art = artifacts.current(artifacts.read_artifact(ws.artifact("measuring")), state)
+    state = approval.require(ws)
+    art = state.current(artifacts.read_artifact(ws.artifact("measuring")))
     if art is None:
         raise UsageError(f"no current measurement of {ws.name} to gate: run `perfgate gate "
                          f"{ws.name}`")
@@ -135,22 +133,22 @@ def run(ws: Workspace, *, label: str | None = None, progress=None) -> dict[str, 
     verdict = judge(ws, pair)
     doc = document(ws, pair, verdict)
     record(ws, pair, verdict, doc)
-    accepted = state.extra.get("accepted_commit") or state.base_commit
     state.iteration += 1
-    hotspot = state.extra.pop("hotspot", None)
+    hotspot, state.hotspot = state.hotspot, None
     label = label or hotspot or f"candidate-{(pair.candidate.tree or '')[:8]}"
-    outcome = act(ws, verdict, accepted_commit=accepted, iteration=state.iteration, label=label)
+    outcome = act(ws, verdict, accepted_commit=state.head, iteration=state.iteration, label=label)
     write(ws, verdict, doc, epoch=state.epoch, pair=pair, outcome=outcome)
     if outcome.get("commit"):
-        state.extra["accepted_commit"] = outcome["commit"]
+        state.accepted_commit = outcome["commit"]
     p = verdict.primary
-    state.tried.append({"iteration": state.iteration, "label": label, "hotspot": hotspot,
-                        "verdict": verdict.verdict,
-                        "change_pct": p.change_pct if p else None,
-                        "p_value": p.p_value if p else None,
-                        "reason": verdict.reasons[0] if verdict.reasons else None,
-                        **{k: v for k, v in outcome.items() if v}})
-    state.status = verdict.verdict
+    state.tried.append(Attempt(verdict.verdict, hotspot=hotspot, label=label,
+                               iteration=state.iteration,
+                               change_pct=p.change_pct if p else None,
+                               p_value=p.p_value if p else None,
+                               reason=verdict.reasons[0] if verdict.reasons else None,
+                               commit=outcome["commit"], patch=outcome["patch"],
+                               ref=outcome["ref"]))
+    state.status = Status(verdict.verdict)
     state.epoch += 1  # a transition: this measuring.md must never drive another decision
-    artifacts.write_state(ws.state_path, state)
+    state_mod.write(ws.state_path, state)
     return doc

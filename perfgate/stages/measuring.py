@@ -5,14 +5,24 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfgate import artifacts, harness, report, secrets, sequential, vcs
+from perfgate import approval, artifacts, harness, report, secrets, sequential, vcs
+from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
-from perfgate.errors import MeasurementError, UsageError
+from perfgate.errors import RunFailed, UsageError
 from perfgate.sequential import Look
-from perfgate.sessions import Recorder, Side
+from perfgate.sessions import Executor, Recorder, Side
+from perfgate.state import Status
 from perfgate.workspace import Workspace
 
 TAIL_LINES = 3
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A run failed, timed out or lost a metric: on which side (a session role), and why."""
+
+    role: str
+    message: str
 
 
 @dataclass
@@ -23,7 +33,7 @@ class Pair:
     candidate: Side
     comparison_id: int | None
     verify_failure: str | None
-    run_failure: str | None = None      # a run failed, timed out or lost a metric
+    run_failure: RunFailure | None = None
     look: Look | None = None            # the look of the plan the measuring stopped at
 
 
@@ -32,7 +42,8 @@ def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
     if not ws.contract.verify:
         return None
     res = harness.run_shell(ws.contract.verify, cwd=tree, env=env,
-                            timeout_s=ws.contract.repro.timeout_s, redact=redact)
+                            timeout_s=ws.contract.repro.timeout_s, redact=redact,
+                            ledger=ws.project.ledger_dir)
     if res.returncode == 0:
         return None
     tail = " | ".join(res.tail.strip().splitlines()[-TAIL_LINES:])
@@ -42,7 +53,8 @@ def verify(ws: Workspace, tree: Path, env, redact) -> str | None:
 
 def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = True,
                  allow_mismatch: bool = False, progress=None, adaptive: bool | None = None,
-                 mode: str = "improvement", run_verify: bool = True) -> Pair:
+                 mode: str = "improvement", run_verify: bool = True,
+                 executor: Executor = harness.run_once) -> Pair:
     """Verify the candidate, then record both sides as one comparison in the store.
 
     Adaptive: after each round, decide over what was measured at that look's share of alpha;
@@ -55,26 +67,24 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     if failure:
         return Pair(base, cand, None, failure)
     store = ws.project.store()
-    for _sid, pgid in store.abort_stale():
-        if pgid:
-            harness.sweep(pgid)
     looks = sequential.plan(c.repro.measurement_runs, c.repro.max_runs, c.significance.alpha,
                             adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive))
     reached = [looks[0]]
-    rec = Recorder(store, c, env, redact=redact, progress=progress)
+    rec = Recorder(store, c, env, redact=redact, progress=progress, executor=executor)
     try:
         if interleave:
             sides = [base, cand]
         else:
             _reuse_baseline(ws, store, base, allow_mismatch)
             sides = [cand]
-        base_values = None if interleave else {
-            m.name: store.samples(base.session_id, m.name) for m in c.metrics.all()}
+        base_values = None if interleave else store.values(
+            [base.session_id], [m.name for m in c.metrics.all()])[base.session_id]
         more = _next_round(c, looks, reached, base, cand, base_values, mode)
         rec.measure(sides, warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs, more=more)
-    except MeasurementError as exc:
+    except RunFailed as exc:
         # Partial data never decides: the sessions are marked failed, the gate rejects.
-        return Pair(base, cand, None, None, run_failure=str(exc), look=reached[-1])
+        return Pair(base, cand, None, None, run_failure=RunFailure(exc.role, str(exc)),
+                    look=reached[-1])
     comparison = store.new_comparison(c.name, base.session_id, cand.session_id)
     return Pair(base, cand, comparison, None, look=reached[-1])
 
@@ -104,7 +114,7 @@ def _reuse_baseline(ws: Workspace, store, base: Side, allow_mismatch: bool) -> N
     found = store.latest_session(ws.name, "baseline", contract_digest=ws.contract.digest())
     if found is None or found.get("commit_sha") != base.commit:
         raise UsageError(f"no complete baseline of {ws.name} at {base.commit[:12]} in the store: "
-                         f"run `perfgate baseline {ws.name}` or drop --no-interleave")
+                         f"run `perfgate baseline {ws.handle}` or drop --no-interleave")
     stored = found["fingerprint"]
     if isinstance(stored, str):
         import json
@@ -131,7 +141,7 @@ def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
             "base_session": pair.base.session_id or None,
             "candidate_session": pair.candidate.session_id or None,
             "comparison": pair.comparison_id, "verify_failure": pair.verify_failure,
-            "run_failure": pair.run_failure,
+            "run_failure": dataclasses.asdict(pair.run_failure) if pair.run_failure else None,
             "look": dataclasses.asdict(pair.look) if pair.look else None}
     lines = [f"# Measuring: {ws.name}", "",
              f"- baseline: `{pair.base.commit}` ({ws.display(pair.base.cwd)})",
@@ -139,7 +149,7 @@ def write(ws: Workspace, pair: Pair, epoch: int) -> Artifact:
     if pair.verify_failure:
         lines += ["", f"**{pair.verify_failure}** — the candidate was not measured.", ""]
     elif pair.run_failure:
-        lines += ["", f"**{pair.run_failure}** — the measurement stopped there.", ""]
+        lines += ["", f"**{pair.run_failure.message}** — the measurement stopped there.", ""]
     else:
         store = ws.project.store()
         units = {m.name: m.unit for m in ws.contract.metrics.all()}
@@ -164,18 +174,15 @@ def sides_for_worktrees(ws: Workspace, base_commit: str, cand_tree_dir: Path,
 def run(ws: Workspace, *, interleave: bool = True, allow_mismatch: bool = False,
         progress=None, adaptive: bool | None = None) -> Artifact:
     """`doit measuring`: the perfgate work tree against the last accepted commit."""
-    from perfgate.stages import scoping
-
-    state = scoping.require_approved(ws)
-    accepted = state.extra.get("accepted_commit") or state.base_commit
+    state = approval.require(ws)
     root = vcs.repo_root(ws.root)
-    work = vcs.ensure_worktree(root, ws.work_tree, accepted, branch=ws.branch)
-    base, cand = sides_for_worktrees(ws, accepted, work, vcs.head(work))
+    work = vcs.ensure_worktree(root, ws.work_tree, state.head, branch=ws.branch)
+    base, cand = sides_for_worktrees(ws, state.head, work, vcs.head(work))
     if cand.tree == base.tree:
         raise UsageError(f"nothing to gate: {ws.display(work)} is identical to the last accepted "
-                         f"commit {accepted[:12]}; edit it, or use --from-checkout")
-    state.status = "measuring"
-    artifacts.write_state(ws.state_path, state)
+                         f"commit {state.head[:12]}; edit it, or use --from-checkout")
+    state.status = Status.MEASURING
+    state_mod.write(ws.state_path, state)
     pair = measure_pair(ws, base, cand, interleave=interleave, allow_mismatch=allow_mismatch,
                         progress=progress, adaptive=adaptive)
     return write(ws, pair, state.epoch)
@@ -189,5 +196,5 @@ def read_pair(ws: Workspace, art: Artifact) -> Pair:
     cand = Side("candidate", "candidate", ws.work_tree, m.get("candidate_commit"),
                 m.get("candidate_tree"), session_id=m.get("candidate_session") or 0)
     look = Look(**m["look"]) if m.get("look") else None
-    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"), m.get("run_failure"),
-                look)
+    failure = RunFailure(**m["run_failure"]) if m.get("run_failure") else None
+    return Pair(base, cand, m.get("comparison"), m.get("verify_failure"), failure, look)

@@ -3,27 +3,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfgate import artifacts, harness, secrets, vcs
+from perfgate import approval, artifacts, harness, secrets, vcs
+from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
 from perfgate.errors import MeasurementError, UsageError
-from perfgate.stages import scoping
+from perfgate.state import State, Status
 from perfgate.workspace import Workspace
 
 
-def clean_work_tree(ws: Workspace, state: artifacts.State) -> Path:
+def clean_work_tree(ws: Workspace, state: State) -> Path:
     """The work tree at the last accepted commit, with nothing ungated in it."""
-    accepted = state.extra.get("accepted_commit") or state.base_commit
     root = vcs.repo_root(ws.root)
-    work = vcs.ensure_worktree(root, ws.work_tree, accepted, branch=ws.branch)
+    work = vcs.ensure_worktree(root, ws.work_tree, state.head, branch=ws.branch)
     if vcs.dirty(work):
         raise UsageError(f"{ws.display(work)} holds an ungated change; gate it with `perfgate "
                          f"gate {ws.name}` or discard it before the loop goes on")
     return work
 
 
-def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform stage API
+def run(ws: Workspace, *, progress=None) -> Artifact:
     c = ws.contract
-    state = scoping.require_approved(ws)
+    state = approval.require(ws)
     work = clean_work_tree(ws, state)
     profiler = c.profiler or _recommended(ws, work)
     out = work / profiler.output_path
@@ -31,7 +31,8 @@ def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform 
     out.unlink(missing_ok=True)
     values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
     res = harness.run_shell(profiler.command, cwd=work, env=secrets.environment(values),
-                            timeout_s=c.repro.timeout_s * 5, redact=secrets.redactions(values))
+                            timeout_s=c.repro.timeout_s * 5, redact=secrets.redactions(values),
+                            ledger=ws.project.ledger_dir)
     if res.timed_out or res.returncode != 0:
         tail = " | ".join(res.tail.strip().splitlines()[-3:])
         how = "timed out" if res.timed_out else f"exit {res.returncode}"
@@ -43,8 +44,8 @@ def run(ws: Workspace, *, progress=None) -> Artifact:  # noqa: ARG001 - uniform 
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_bytes(out.read_bytes())
     out.unlink()  # the work tree must stay clean: a profile is not part of the candidate
-    state.status = "profiling"
-    artifacts.write_state(ws.state_path, state)
+    state.status = Status.PROFILING
+    state_mod.write(ws.state_path, state)
     meta = {"epoch": state.epoch, "result": "done", "contract": ws.name,
             "commit": vcs.head(work), "profile": ws.display(keep), "tool": profiler.tool}
     body = (f"# Profiling: {ws.name}\n\n- tool: {profiler.tool}\n- command: "

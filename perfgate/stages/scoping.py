@@ -1,15 +1,15 @@
-"""Stage 1, scoping: recon the repo, pre-flight the repro, write scoping.md, and the approval gate."""
+"""Stage 1, scoping: recon the repo, pre-flight the repro, write scoping.md (result: pending)."""
 from __future__ import annotations
 
-import datetime as dt
 import math
 import statistics
 from dataclasses import dataclass, field
 
 from perfgate import artifacts, environment, recon, report, secrets, sequential, stats, vcs
+from perfgate import state as state_mod
 from perfgate.artifacts import Artifact
-from perfgate.errors import MeasurementError, UsageError
 from perfgate.sessions import Recorder, Side
+from perfgate.state import Status
 from perfgate.workspace import Workspace
 
 MAX_PREFLIGHT_RUNS = 5
@@ -32,11 +32,12 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
     """Recon + pre-flight; writes scoping.md with result pending (a new epoch)."""
     contract = ws.contract
     root = vcs.repo_root(ws.root)
-    state = artifacts.read_state(ws.state_path, contract.name)
+    state = state_mod.read(ws.state_path, contract.name)
     state.epoch += 1
-    state.status = "scoping"
+    state.status = Status.SCOPING
     state.base_commit = vcs.head(root)
-    state.extra["scoping_epoch"] = state.epoch
+    state.scoping_epoch = state.epoch
+    state.approval = None  # a new scoping needs a new yes
     ctx = recon.detect(root)
     base = vcs.ensure_worktree(root, ws.base_tree, state.base_commit)
     pre = preflight(ws, base, state.base_commit, progress=progress)
@@ -53,7 +54,7 @@ def scope(ws: Workspace, *, progress=None) -> Artifact:
             "preflight_session": pre.session_id}
     art = Artifact(meta, render(ws, ctx, pre))
     artifacts.write_artifact(ws.artifact("scoping"), art)
-    artifacts.write_state(ws.state_path, state)
+    state_mod.write(ws.state_path, state)
     return art
 
 
@@ -64,15 +65,11 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
     secret_values = secrets.load(contract.secrets_file_path, ws.root, source=str(ws.contract_path))
     env = secrets.environment(secret_values)
     store = ws.project.store()
-    store.abort_stale()
     side = Side("pre-flight", "preflight", cwd, commit, None)
     machine = environment.full()  # stored with the pre-flight session's fingerprint
     rec = Recorder(store, contract, env, redact=secrets.redactions(secret_values),
                    stop_on_failure=False, progress=progress, environment=machine)
-    try:
-        rec.measure([side], warmup=contract.repro.warmup_runs, runs=runs)
-    except MeasurementError:  # pragma: no cover - stop_on_failure=False never raises it
-        pass
+    rec.measure([side], warmup=contract.repro.warmup_runs, runs=runs)
     names = [m.name for m in contract.metrics.all()]
     pre = Preflight(runs=runs, passed=not side.problems,
                     exit_codes=[r.exit_code for r in side.records],
@@ -122,7 +119,8 @@ def verify_once(ws: Workspace, cwd, env, redact) -> str | None:
     from perfgate import harness
 
     res = harness.run_shell(ws.contract.verify, cwd=cwd, env=env,
-                            timeout_s=ws.contract.repro.timeout_s, redact=redact)
+                            timeout_s=ws.contract.repro.timeout_s, redact=redact,
+                            ledger=ws.project.ledger_dir)
     if res.returncode == 0:
         return None
     return (f"verify fails on the base commit (exit {res.returncode}); every candidate "
@@ -189,41 +187,6 @@ def threshold_pct(ws: Workspace, median: float) -> float | None:
     return max(candidates) if candidates else None
 
 
-def approve(ws: Workspace) -> Artifact:
-    """The hard gate: mark the current scoping approved, after checking it still holds."""
-    art, state = _current_scoping(ws)
-    if art.meta.get("preflight") != "passed":
-        raise UsageError(f"{ws.display(ws.artifact('scoping'))}: the pre-flight failed; fix the "
-                         f"repro or contract and run `perfgate scope {ws.name}` again")
-    art.meta["result"] = "approved"
-    art.meta["approved_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    artifacts.write_artifact(ws.artifact("scoping"), art)
-    state.status = "approved"
-    artifacts.write_state(ws.state_path, state)
-    return art
-
-
-def require_approved(ws: Workspace) -> artifacts.State:
-    """Refuse to measure for real until the current contract was approved."""
-    art, state = _current_scoping(ws)
-    if art.result != "approved":
-        raise UsageError(f"contract {ws.name} is not approved: review "
-                         f"{ws.display(ws.artifact('scoping'))}, then run "
-                         f"`perfgate approve {ws.name}`")
-    return state
-
-
-def _current_scoping(ws: Workspace) -> tuple[Artifact, artifacts.State]:
-    state = artifacts.read_state(ws.state_path, ws.name)
-    art = artifacts.read_artifact(ws.artifact("scoping"))
-    if art is None or art.epoch != state.extra.get("scoping_epoch"):
-        raise UsageError(f"contract {ws.name} has not been scoped: run `perfgate scope {ws.name}`")
-    if art.meta.get("contract_digest") != ws.contract.digest():
-        raise UsageError(f"{ws.display(ws.contract_path)} changed since it was scoped; the "
-                         f"approval no longer holds: run `perfgate scope {ws.name}` again")
-    return art, state
-
-
 def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     """The scoping report, with the seed workflow's sections."""
     c = ws.contract
@@ -271,7 +234,7 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     out += ["", "### Noise and power"] + [f"- {line}" for line in pre.noise]
     out += ["", "### Environment"] + environment.lines(pre.environment)
     out += ["", "## Approval", "",
-            f"Review this contract, then run `perfgate approve {c.name}` to allow measurement."
+            f"Review this contract, then run `perfgate approve {ws.handle}` to allow measurement."
             if pre.passed else
-            f"The pre-flight failed: fix it, then run `perfgate scope {c.name}` again.", ""]
+            f"The pre-flight failed: fix it, then run `perfgate scope {ws.handle}` again.", ""]
     return "\n".join(out)
