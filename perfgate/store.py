@@ -72,7 +72,7 @@ class NewSession:
 def machine_of(fingerprint: Mapping[str, Any]) -> str:
     """`<host or $PERFGATE_MACHINE>/<8 hex of the CPU model and cores>`: history groups by it.
     The label names a class of CI runners whose host names change; the hash still keeps
-    different hardware apart. Migration 0005 computes the same string in SQL."""
+    different hardware apart. Migration 0008 computes the same string in SQL."""
     label = os.environ.get("PERFGATE_MACHINE") or fingerprint.get("host") or "?"
     hw = f"{fingerprint.get('cpu_model') or ''}|{fingerprint.get('cores') or ''}"
     return f"{label}/{hashlib.md5(hw.encode()).hexdigest()[:8]}"

@@ -1,4 +1,4 @@
-"""Reads that stay fast on a big store, and the columns a shared store needs (migration 0005)."""
+"""Reads that stay fast on a big store, and the columns a shared store needs (migrations 0005-0008)."""
 import datetime as dt
 import json
 import random
@@ -37,7 +37,7 @@ def test_add_sessions_stores_what_add_run_stores(tmp_path):
 
 
 def test_machine_backfilled_by_the_migration_matches_new_sessions(tmp_path, monkeypatch):
-    old = [m for m in migrations() if m[0] < 5]
+    old = [m for m in migrations() if m[0] < 5]  # before issue 17
     monkeypatch.setattr(store_module, "migrations", lambda: old)
     path = tmp_path / "p.duckdb"
     s = Store(path)
