@@ -90,6 +90,7 @@ class SharedStore(Store):
 
         con = duckdb.connect()
         try:
+            con.execute("SET enable_progress_bar = false")  # it draws on stdout, ours
             self._load_extensions(con)
             self._secret(con)
             target = self.config.attach_target().replace("'", "''")
@@ -253,6 +254,11 @@ class SharedStore(Store):
                     con.execute(stmt)
                 con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                             [version, name, _now()])
+                # Two runners' appends never conflict in DuckLake, and a migration that only
+                # updates rows would be applied (and recorded) twice: altering the one table
+                # every migration touches makes the second commit fail, and that runner retry.
+                con.execute(f"COMMENT ON TABLE schema_migrations IS "
+                            f"'perfgate schema version {int(version)}'")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):

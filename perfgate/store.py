@@ -182,9 +182,13 @@ class Store:
         while True:
             try:
                 if read_only:
-                    return duckdb.connect(str(self.path), read_only=True)
-                return duckdb.connect(str(self.path),
-                                      config={"storage_compatibility_version": STORAGE_VERSION})
+                    con = duckdb.connect(str(self.path), read_only=True)
+                else:
+                    con = duckdb.connect(str(self.path), config={
+                        "storage_compatibility_version": STORAGE_VERSION})
+                # No progress bar: DuckDB draws it on stdout, where `perfgate sql` writes.
+                con.execute("SET enable_progress_bar = false")
+                return con
             except duckdb.IOException as exc:
                 if not _LOCK.search(str(exc)):
                     raise UsageError(f"{self.path}: cannot open the store "

@@ -341,8 +341,9 @@ def test_two_runners_migrate_a_new_store_at_once(pg, s3, tmp_path):
         outs = [p.communicate(timeout=120) for p in procs]
         assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
         newest = max(v for v, _, _ in migrations())
-        assert [int(o.split()[0]) for o, _ in outs] == [newest, newest]
-        retried += sum(int(o.split()[1]) for o, _ in outs)
+        last = [o.strip().splitlines()[-1].split() for o, _ in outs]
+        assert [int(v) for v, _ in last] == [newest, newest]
+        retried += sum(int(n) for _, n in last)
         rows = pg.sql("SELECT count(*) FROM ducklake_table WHERE end_snapshot IS NULL", db)
         assert int(rows) >= 7  # sessions … hotspots, schema_migrations: each once
         versions = subprocess.run(
