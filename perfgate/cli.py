@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from perfgate import cli_find, cli_history, cli_loop
+from perfgate import cli_find, cli_history, cli_loop, cli_shared
 from perfgate.cli_common import err
 from perfgate.errors import GateInconclusive, GateRejected, PerfgateError, UsageError
 
@@ -19,7 +19,8 @@ def cli() -> None:
     """Measure a change, test it for significance, and keep it only if it earned it."""
 
 
-for _command in (*cli_loop.COMMANDS, *cli_history.COMMANDS, *cli_find.COMMANDS):
+for _command in (*cli_loop.COMMANDS, *cli_history.COMMANDS, *cli_find.COMMANDS,
+                 *cli_shared.COMMANDS):
     cli.add_command(_command)
 
 

@@ -45,6 +45,16 @@ def raise_if_rejected(doc: dict) -> None:
     raise GateInconclusive(text) if v == "inconclusive" else GateRejected(text)
 
 
+def push_note(ws) -> None:
+    """After a gate: send finished sessions to the shared store, if one is configured; one
+    line on stderr when something was sent or waits (the verdict never depends on it)."""
+    from perfgate import shared
+
+    result = shared.push_pending(ws.project)
+    if result.message:
+        err(result.message)
+
+
 def verdict_out(doc: dict, as_json: bool) -> None:
     """The verdict on stdout (the table, or the JSON document with the table on stderr)."""
     from perfgate import report

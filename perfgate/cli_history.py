@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from perfgate.cli_common import ADAPTIVE, ROOT_OPTION, err, project, workspace
+from perfgate.cli_shared import MACHINE, SHARED, store_for
 from perfgate.errors import UsageError
 
 
@@ -40,12 +41,13 @@ def calibrate(contract: str, gates: int, effect_pct: float | None, adaptive: boo
 @click.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@SHARED
 @ROOT_OPTION
-def sql(query: str, fmt: str, root: Path) -> None:
+def sql(query: str, fmt: str, shared: bool, root: Path) -> None:
     """Run a read-only SQL QUERY over the store (.perfgate/perfgate.duckdb)."""
     from perfgate import report
 
-    columns, rows = project(root).store().query(query)
+    columns, rows = store_for(root, shared).query(query)
     click.echo(report.rows(columns, rows, fmt))
 
 
@@ -53,13 +55,18 @@ def sql(query: str, fmt: str, root: Path) -> None:
 @click.argument("contract", required=False)
 @click.option("--metric", help="Default: the contract's primary metric (wall_time without one).")
 @click.option("--last", type=click.IntRange(1), default=20, show_default=True)
+@MACHINE
+@SHARED
 @ROOT_OPTION
-def history(contract: str | None, metric: str | None, last: int, root: Path) -> None:
-    """One line per measured session, newest first: median, change, verdict."""
+def history(contract: str | None, metric: str | None, last: int, machine: str | None,
+            shared: bool, root: Path) -> None:
+    """One line per measured session, newest first: machine, median, change against the
+    machine's previous session, verdict."""
     from perfgate import report
 
     name, metric = _contract_metric(root, contract, metric)
-    columns, rows = project(root).store().history(metric=metric, contract=name, last=last)
+    columns, rows = store_for(root, shared).history(metric=metric, contract=name, last=last,
+                                                    machine=machine)
     click.echo(report.history_table(columns, rows, metric,
                                     lower_is_better=_lower_is_better(root, contract, metric)))
 
@@ -68,13 +75,16 @@ def history(contract: str | None, metric: str | None, last: int, root: Path) -> 
 @click.argument("contract")
 @click.option("--metric", help="Default: the contract's primary metric.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@MACHINE
+@SHARED
 @ROOT_OPTION
-def plot(contract: str, metric: str | None, output: Path, root: Path) -> None:
+def plot(contract: str, metric: str | None, output: Path, machine: str | None, shared: bool,
+         root: Path) -> None:
     """Plot a metric's median and spread per session over time, accepted ones marked."""
     from perfgate import plot as plot_mod
 
     name, metric = _contract_metric(root, contract, metric)
-    series = project(root).store().plot_series(metric=metric, contract=name)
+    series = store_for(root, shared).plot_series(metric=metric, contract=name, machine=machine)
     if not series:
         raise UsageError(f"no complete sessions of {name} with {metric} to plot")
     plot_mod.history(series, output, title=f"{name}: {metric}", unit=metric)
@@ -85,10 +95,11 @@ def plot(contract: str, metric: str | None, output: Path, root: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@SHARED
 @ROOT_OPTION
-def export(fmt: str, output: Path, root: Path) -> None:
-    """Export every sample with its run and session (csv and parquet via DuckDB's COPY)."""
-    n = project(root).store().export(output.resolve(), fmt)
+def export(fmt: str, output: Path, shared: bool, root: Path) -> None:
+    """Export every sample with its run and session (streamed by DuckDB's COPY)."""
+    n = store_for(root, shared).export(output.resolve(), fmt)
     err(f"wrote {n} samples to {output}")
 
 

@@ -13,6 +13,7 @@ from perfgate.cli_common import (
     MISMATCH,
     ROOT_OPTION,
     err,
+    push_note,
     raise_if_rejected,
     verdict_out,
     workspace,
@@ -155,6 +156,7 @@ def gate(contract: str, from_checkout: bool, interleave: bool, allow_mismatch: b
     if not result.ran:
         err(f"{ws.name}: the candidate is unchanged since the last gate; nothing to do")
         return
+    push_note(ws)
     verdict_out(dict(result.document), as_json)
 
 
@@ -192,6 +194,7 @@ def compare(contract: str, base_ref: str, head_ref: str, mode: str, fmt: str,
                                   allow_mismatch=allow_mismatch, mode=mode, progress=progress,
                                   adaptive=adaptive)
     md = compare_mod.publish_summary(ws, doc, base_ref, head_ref, summary_file)
+    push_note(ws)
     if fmt == "markdown":
         err(report.verdict_text(doc))
         click.echo(md, nl=False)

@@ -23,6 +23,13 @@ class StoreBusy(PerfgateError):
     exit_code = 3
 
 
+class SharedStoreError(PerfgateError):
+    """The shared store could not be reached or refused a push (secrets masked). Exit 3:
+    nothing is lost, the local store keeps what waits."""
+
+    exit_code = 3
+
+
 class MeasurementError(UsageError):
     """The user's command failed, timed out or lost a metric: the session cannot be used.
     Exit 2: it is bad input (a broken repro or profiler), not a perfgate fault."""

@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from perfgate import approval, artifacts, report, vcs
+from perfgate import approval, artifacts, report, shared, vcs
 from perfgate import state as state_mod
 from perfgate.pipeline import run_stage
 from perfgate.stages.fixing import FixOutcome, FixResult
@@ -70,6 +70,9 @@ def run(ws: Workspace, fixer: str, *, manual: Callable[[str, Any], None] | None 
                   if doc.get("primary") and doc["primary"].get("change_pct") is not None else "")
                + ("" if doc["verdict"] == "accepted" else f" — {doc['reasons'][0]}"))
         need_profile = doc["verdict"] == "accepted"
+        pushed = shared.push_pending(ws.project)
+        if pushed.message:
+            yield pushed.message
     state = state_mod.read(ws.state_path, ws.name)
     state.status = Status.COMPLETE
     state.epoch += 1

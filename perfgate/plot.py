@@ -58,8 +58,13 @@ def history(series: Sequence[dict], path: Path, *, title: str, unit: str) -> Pat
     if acc:
         ax.scatter(acc, [med[i] for i in acc], s=120, facecolors="none", edgecolors="tab:green",
                    linewidths=2, label="accepted", zorder=3)
-    ax.set_xticks(xs, [f"{(s['commit_sha'] or '')[:7]}\n{s['role'][0]}" for s in series],
-                  fontsize=7)
+    step = max(1, len(series) // 20)  # 20 labels at most: a long history stays readable
+    ax.set_xticks(xs[::step], [f"{(s['commit_sha'] or '')[:7]}\n{s['role'][0]}"
+                               for s in series[::step]], fontsize=7)
+    every = series[0].get("step") or 1
+    if every > 1:
+        ax.set_xlabel(f"every {every}th of {series[0]['total']} sessions, and every accepted "
+                      "one", fontsize=8)
     ax.set_ylabel(unit)
     ax.set_title(title)
     ax.legend(fontsize=8)

@@ -232,17 +232,21 @@ def history_table(columns: Sequence[str], data: Sequence[Sequence[object]], metr
     if not data:
         return f"no complete sessions with {metric} yet"
     idx = {c: i for i, c in enumerate(columns)}
+    # Several machines (a shared store): say which, since each line's change is against the
+    # same machine's previous session.
+    machines = "machine" in idx and len({r[idx["machine"]] for r in data}) > 1
     rows = []
     for r in data:
         change = r[idx["change_pct"]]
         if change is not None and lower_is_better:
             change = -change          # the query's change is the number's: up is positive
         rows.append([str(r[idx["started"]])[:19], r[idx["contract"]],
+                     *([str(r[idx["machine"]])] if machines else []),
                      (r[idx["commit_sha"]] or "")[:12], r[idx["role"]], str(r[idx["n"]]),
                      num(r[idx["median"]]), "–" if change is None else f"{change:+.1f}%",
                      r[idx["verdict"]] or "–"])
-    return plain_table(("date", "contract", "commit", "role", "n", f"median {metric}",
-                        "change (+ better)", "verdict"), rows)
+    return plain_table(("date", "contract", *(["machine"] if machines else []), "commit",
+                        "role", "n", f"median {metric}", "change (+ better)", "verdict"), rows)
 
 
 def attempts_table(attempts: Sequence[object]) -> str:

@@ -111,7 +111,7 @@ CRASHER = textwrap.dedent("""
         st.migrations = lambda: [(v, name, sql + "; SELECT die();")]
     else:
         crash = "CREATE TABLE half (a INTEGER); INSERT INTO half VALUES (1); SELECT die();"
-        st.migrations = lambda: [*known, (len(known) + 1, "crash", crash)]
+        st.migrations = lambda: [*known, (known[-1][0] + 1, "crash", crash)]
     connect = st.Store._connect
     def dying(self, read_only=False):
         con = connect(self, read_only)
