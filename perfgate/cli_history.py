@@ -49,17 +49,24 @@ def sql(query: str, fmt: str, root: Path) -> None:
     click.echo(report.rows(columns, rows, fmt))
 
 
+BENCHMARK = click.option("--benchmark", help="One benchmark of a suite (default: the runs as a "
+                                              "whole).")
+
+
 @click.command()
 @click.argument("contract", required=False)
 @click.option("--metric", help="Default: the contract's primary metric (wall_time without one).")
 @click.option("--last", type=click.IntRange(1), default=20, show_default=True)
+@BENCHMARK
 @ROOT_OPTION
-def history(contract: str | None, metric: str | None, last: int, root: Path) -> None:
+def history(contract: str | None, metric: str | None, last: int, benchmark: str | None,
+            root: Path) -> None:
     """One line per measured session, newest first: median, change, verdict."""
     from perfgate import report
 
     name, metric = _contract_metric(root, contract, metric)
-    columns, rows = project(root).store().history(metric=metric, contract=name, last=last)
+    columns, rows = project(root).store().history(metric=metric, contract=name, last=last,
+                                                  benchmark=benchmark)
     click.echo(report.history_table(columns, rows, metric))
 
 
@@ -67,13 +74,16 @@ def history(contract: str | None, metric: str | None, last: int, root: Path) -> 
 @click.argument("contract")
 @click.option("--metric", help="Default: the contract's primary metric.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@BENCHMARK
 @ROOT_OPTION
-def plot(contract: str, metric: str | None, output: Path, root: Path) -> None:
+def plot(contract: str, metric: str | None, output: Path, benchmark: str | None,
+         root: Path) -> None:
     """Plot a metric's median and spread per session over time, accepted ones marked."""
     from perfgate import plot as plot_mod
 
     name, metric = _contract_metric(root, contract, metric)
-    series = project(root).store().plot_series(metric=metric, contract=name)
+    series = project(root).store().plot_series(metric=metric, contract=name,
+                                               benchmark=benchmark)
     if not series:
         raise UsageError(f"no complete sessions of {name} with {metric} to plot")
     plot_mod.history(series, output, title=f"{name}: {metric}", unit=metric)

@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from perfgate.errors import ContractError
 from perfgate.metrics import BUILTIN_METRICS, BUILTIN_UNITS  # the harness's own metrics
+from perfgate.suites.spec import Suite
+
+# A suite's default runs per side: 40 benchmarks under Holm need p < alpha/40 from the
+# smallest of them, which 5 vs 5 runs can never give (docs/design.md, "Gating a suite").
+SUITE_RUNS = 10
 
 CONTRACT_VERSION = 1
 
@@ -45,7 +50,8 @@ class _Model(BaseModel):
 
 
 class Repro(_Model):
-    script: str = Field(min_length=1)
+    # Required unless the contract has a suite (then its benchmarks are what is measured).
+    script: str | None = Field(default=None, min_length=1)
     warmup_runs: int = Field(default=1, ge=0, le=1000)
     measurement_runs: int = Field(default=5, ge=3, le=10000)
     # The cap of an adaptive gate; unset means 30, or measurement_runs if that is larger.
@@ -196,6 +202,23 @@ class Contract(_Model):
     profiler: Profiler | None = None
     secrets_file_path: str | None = None
     loop: Loop = Field(default_factory=Loop)
+    suite: Suite | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _suite_defaults(cls, data: Any) -> Any:
+        """A suite needs no repro script and has a natural primary metric: perfgate's wall
+        time for its own list, the harness's time per operation for an external one."""
+        if not isinstance(data, dict) or not isinstance(data.get("suite"), dict):
+            return data
+        data = dict(data)
+        repro = data.get("repro", {})
+        if isinstance(repro, dict) and "measurement_runs" not in repro:
+            data["repro"] = {**repro, "measurement_runs": SUITE_RUNS}
+        if "metrics" not in data:
+            name = "time" if data["suite"].get("format") else "wall_time"
+            data["metrics"] = {"primary": {"name": name, "unit": "s", "lower_is_better": True}}
+        return data
 
     @field_validator("version")
     @classmethod
@@ -218,6 +241,8 @@ class Contract(_Model):
 
     @model_validator(mode="after")
     def _custom_needs_description(self) -> Contract:
+        if self.repro.script is None and self.suite is None:
+            raise ValueError("@repro.script: required (or a suite: of benchmarks)")
         if self.domain == "custom" and not self.description.strip():
             raise ValueError("@description: required when domain is custom")
         pct = self.threshold.pct_min

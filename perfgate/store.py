@@ -254,10 +254,20 @@ class Store:
                     [session_id, idx, warmup, record.exit_code, record.timed_out,
                      record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
                 ).fetchone()[0]
-                rows = [(run_id, session_id, k, float(v))
+                rows = [(run_id, session_id, k, float(v), None)
                         for k, v in sorted(record.metrics.items())]
+                benchmarks = getattr(record, "benchmarks", None) or {}
+                rows += [(run_id, session_id, k, float(v), b)
+                         for b, values in sorted(benchmarks.items())
+                         for k, v in sorted(values.items())]
                 if rows:
-                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
+                    con.executemany("INSERT INTO samples (run_id, session_id, metric, value, "
+                                    "benchmark) VALUES (?, ?, ?, ?, ?)", rows)
+                points = [(run_id, session_id, b, k, i, float(v))
+                          for b, values in sorted((getattr(record, "points", None) or {}).items())
+                          for k, vs in sorted(values.items()) for i, v in enumerate(vs)]
+                if points:
+                    con.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", points)
             for session_id, status in (finish or {}).items():
                 # Only a running session can end: an aborted one never becomes complete later.
                 con.execute("UPDATE sessions SET status = ?, finished = ? "
@@ -309,7 +319,8 @@ class Store:
                 "SELECT m.metric, count(*), median(m.value), avg(m.value), stddev_samp(m.value), "
                 "CASE WHEN avg(m.value) <> 0 THEN stddev_samp(m.value) / avg(m.value) END, "
                 "min(m.value), max(m.value) FROM samples m JOIN runs r ON r.id = m.run_id "
-                "WHERE m.session_id = ? AND NOT r.warmup GROUP BY m.metric ORDER BY m.metric",
+                "WHERE m.session_id = ? AND NOT r.warmup AND m.benchmark IS NULL "
+                "GROUP BY m.metric ORDER BY m.metric",
                 [session_id]).fetchall()
         return {row[0]: Summary(*row[1:]) for row in rows}
 
@@ -319,7 +330,8 @@ class Store:
             self._check_usable(con, session_id, any_status)
             return [r[0] for r in con.execute(
                 "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
-                "WHERE m.session_id = ? AND m.metric = ? AND NOT r.warmup ORDER BY r.idx",
+                "WHERE m.session_id = ? AND m.metric = ? AND NOT r.warmup AND m.benchmark IS NULL "
+                "ORDER BY r.idx",
                 [session_id, metric]).fetchall()]
 
     def values(self, session_ids: Sequence[int], metrics: Sequence[str]
@@ -337,10 +349,29 @@ class Store:
                 "JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id IN (SELECT unnest(?::BIGINT[])) "
                 "AND m.metric IN (SELECT unnest(?::VARCHAR[])) AND NOT r.warmup "
-                "ORDER BY m.session_id, m.metric, r.idx",
+                "AND m.benchmark IS NULL ORDER BY m.session_id, m.metric, r.idx",
                 [list(session_ids), list(metrics)]).fetchall()
         for sid, metric, value in rows:
             out[sid][metric].append(value)
+        return out
+
+    def suite_values(self, session_ids: Sequence[int], metrics: Sequence[str]
+                     ) -> dict[int, dict[str, dict[str, list[float]]]]:
+        """A suite's samples: session -> benchmark -> metric -> one value per invocation, in
+        invocation order, in one read. Running or aborted sessions are refused."""
+        out: dict[int, dict[str, dict[str, list[float]]]] = {sid: {} for sid in session_ids}
+        with self._tx() as con:
+            for sid in session_ids:
+                self._check_usable(con, sid, False)
+            rows = con.execute(
+                "SELECT m.session_id, m.benchmark, m.metric, m.value FROM samples m "
+                "JOIN runs r ON r.id = m.run_id "
+                "WHERE m.session_id IN (SELECT unnest(?::BIGINT[])) "
+                "AND m.metric IN (SELECT unnest(?::VARCHAR[])) AND NOT r.warmup "
+                "AND m.benchmark IS NOT NULL ORDER BY m.session_id, m.benchmark, m.metric, r.idx",
+                [list(session_ids), list(metrics)]).fetchall()
+        for sid, bench, metric, value in rows:
+            out[sid].setdefault(bench, {}).setdefault(metric, []).append(value)
         return out
 
     def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -430,12 +461,13 @@ class Store:
         finally:
             con.close()
 
-    def history(self, *, metric: str, contract: str | None = None, last: int = 20
-                ) -> tuple[list[str], list[tuple]]:
+    def history(self, *, metric: str, contract: str | None = None, last: int = 20,
+                benchmark: str | None = None) -> tuple[list[str], list[tuple]]:
         """Complete baseline/candidate sessions, newest first: median of `metric`, the change
         against the session before it (same contract; positive = the number went up), and the
-        verdict when a decision used the session as its candidate."""
-        return self.query(named_query("history"), [metric, contract, contract, last])
+        verdict when a decision used the session as its candidate. `benchmark`: one benchmark
+        of a suite (None: the runs as a whole)."""
+        return self.query(named_query("history"), [metric, contract, contract, benchmark, last])
 
     def export(self, path: Path, fmt: str) -> int:
         """Samples joined with their runs and sessions, to csv/parquet (DuckDB's COPY) or json."""
@@ -454,9 +486,10 @@ class Store:
             con.close()
         return len(rows)
 
-    def plot_series(self, *, metric: str, contract: str) -> list[dict[str, Any]]:
+    def plot_series(self, *, metric: str, contract: str,
+                    benchmark: str | None = None) -> list[dict[str, Any]]:
         """Per complete session in time order: median, quartiles, min, max; accepted marks."""
-        columns, rows = self.query(named_query("plot"), [metric, contract])
+        columns, rows = self.query(named_query("plot"), [metric, contract, benchmark])
         return [dict(zip(columns, r)) for r in rows]
 
     def record_calibration(self, **fields: Any) -> int:
