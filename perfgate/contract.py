@@ -7,7 +7,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from perfgate.errors import ContractError
 from perfgate.metrics import BUILTIN_METRICS, BUILTIN_UNITS  # the harness's own metrics
@@ -203,6 +211,8 @@ class Contract(_Model):
     secrets_file_path: str | None = None
     loop: Loop = Field(default_factory=Loop)
     suite: Suite | None = None
+    # The file it was loaded from, for errors found later (a suite's results); not hashed.
+    _source: str = PrivateAttr(default="")
 
     @model_validator(mode="before")
     @classmethod
@@ -251,6 +261,10 @@ class Contract(_Model):
             raise ValueError("@threshold.pct_min: a lower-is-better metric cannot improve by "
                              f"100% or more, got {pct:g}")
         return self
+
+    @property
+    def source(self) -> str:
+        return self._source or f"contract {self.name}"
 
     def digest(self) -> str:
         """A hash of the effective contract: any edit after approval changes it."""
@@ -311,7 +325,9 @@ def from_mapping(data: Any, source: str) -> Contract:
     if not isinstance(data, dict):
         raise ContractError(f"{source}: must be a YAML mapping, got {type(data).__name__}")
     try:
-        return Contract.model_validate(data)
+        contract = Contract.model_validate(data)
+        contract._source = source
+        return contract
     except ValidationError as exc:
         err = exc.errors()[0]
         loc, text = list(err["loc"]), _describe(err)

@@ -1,0 +1,97 @@
+"""Pure formatting of a suite's verdict: changed benchmarks first, a count of the unchanged,
+then the geometric mean. Returns lines; nothing here prints."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+HEADER = ("benchmark", "role", "baseline median", "candidate median", "change",
+          "95% CI of ratio", "adjusted p", "limit", "result")
+SHOWN = ("regressed", "undecided", "improved", "slower")
+RESULT = {"regressed": "REGRESSED", "undecided": "undecided", "improved": "improved",
+          "slower": "slower (within limit)", "unchanged": "unchanged"}
+
+
+def _num(x: object, digits: int = 4) -> str:
+    from perfgate.report import num
+
+    return num(x, digits)  # type: ignore[arg-type]
+
+
+def _pct(x: object) -> str:
+    return "–" if x is None else f"{x:+.1f}%"
+
+
+def rows(doc: Mapping[str, object], *, everything: bool = False) -> list[list[str]]:
+    """One row per changed (or undecided) benchmark, the largest change first; with
+    `everything`, the unchanged ones follow."""
+    benches: Sequence[Mapping] = doc.get("benchmarks") or []  # type: ignore[assignment]
+    order = sorted(benches, key=lambda b: (SHOWN.index(b["status"]) if b["status"] in SHOWN
+                                           else len(SHOWN), -abs(b["change_pct"] or 0)))
+    out = []
+    for b in order:
+        if b["status"] not in SHOWN and not everything:
+            continue
+        if b["role"] == "primary":
+            limit = f"≥ {b['limit_pct']:g}% better" if b["limit_pct"] is not None else "–"
+        else:
+            limit = f"≤ {b['limit_pct']:g}% worse" if b["limit_pct"] is not None else "–"
+        result = RESULT.get(b["status"], b["status"])
+        if b["role"] == "primary" and b["status"] != "undecided":
+            result = "pass" if b["passed"] else "FAIL"
+        out.append([b["name"], b["role"], _num(b["baseline_median"]),
+                    _num(b["candidate_median"]), _pct(b["change_pct"]),
+                    f"[{_num(b['ci_low'], 3)}, {_num(b['ci_high'], 3)}]",
+                    _num(b["p_adjusted"], 3), limit, result])
+    return out
+
+
+def counts(doc: Mapping[str, object]) -> str:
+    suite: Mapping = doc.get("suite") or {}  # type: ignore[assignment]
+    benches: Sequence[Mapping] = doc.get("benchmarks") or []  # type: ignore[assignment]
+    changed = sum(1 for b in benches if b["status"] in SHOWN)
+    correction = suite.get("correction", "holm")
+    how = "no correction" if correction == "none" else f"{correction} correction"
+    return (f"{len(benches)} benchmarks ({suite.get('format', '')}, one sample per invocation, "
+            f"its {suite.get('statistic', 'median')}): {changed} changed or undecided, "
+            f"{suite.get('unchanged', 0)} unchanged ({how})")
+
+
+def geomean_line(doc: Mapping[str, object]) -> str | None:
+    g: Mapping | None = (doc.get("suite") or {}).get("geomean")  # type: ignore[union-attr]
+    if not g or g.get("ratio") is None:
+        return None
+    role = "the primary" if (doc.get("suite") or {}).get("primary") == "geomean" else "reported"
+    return (f"geometric mean of the ratios ({role}): {g['ratio']:.4f} "
+            f"(95% CI [{_num(g['ci_low'], 4)}, {_num(g['ci_high'], 4)}]), change "
+            f"{_pct(g['change_pct'])}, bootstrap p = {_num(g['p_value'], 3)}")
+
+
+def text_lines(doc: Mapping[str, object]) -> list[str]:
+    """The suite part of `verdict_text`."""
+    from perfgate.report import plain_table
+
+    if not doc.get("benchmarks"):
+        return []
+    lines = ["", counts(doc)]
+    shown = rows(doc)
+    if shown:
+        lines += [plain_table(HEADER, shown)]
+    g = geomean_line(doc)
+    return lines + ([g] if g else [])
+
+
+def markdown_lines(doc: Mapping[str, object]) -> list[str]:
+    """The suite part of the Markdown verdict and the CI summary: the changed benchmarks, the
+    count of the unchanged (every row in a collapsed table), the geometric mean."""
+    from perfgate.report import markdown_table
+
+    if not doc.get("benchmarks"):
+        return []
+    lines = ["#### Benchmarks", "", counts(doc), ""]
+    shown = rows(doc)
+    if shown:
+        lines += [markdown_table(HEADER, shown), ""]
+    lines += ["<details><summary>every benchmark</summary>", "",
+              markdown_table(HEADER, rows(doc, everything=True)), "", "</details>", ""]
+    g = geomean_line(doc)
+    return lines + ([g, ""] if g else [])
