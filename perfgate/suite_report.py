@@ -45,15 +45,19 @@ def rows(doc: Mapping[str, object], *, everything: bool = False) -> list[list[st
     return out
 
 
-def counts(doc: Mapping[str, object]) -> str:
+def heading(doc: Mapping[str, object]) -> str:
     suite: Mapping = doc.get("suite") or {}  # type: ignore[assignment]
     benches: Sequence[Mapping] = doc.get("benchmarks") or []  # type: ignore[assignment]
-    changed = sum(1 for b in benches if b["status"] in SHOWN)
     correction = suite.get("correction", "holm")
     how = "no correction" if correction == "none" else f"{correction} correction"
-    return (f"{len(benches)} benchmarks ({suite.get('format', '')}, one sample per invocation, "
-            f"its {suite.get('statistic', 'median')}): {changed} changed or undecided, "
-            f"{suite.get('unchanged', 0)} unchanged ({how})")
+    return (f"{len(benches)} benchmarks ({suite.get('format', '')}; one sample per invocation, "
+            f"its {suite.get('statistic', 'median')}; {how})")
+
+
+def unchanged(doc: Mapping[str, object]) -> str:
+    suite: Mapping = doc.get("suite") or {}  # type: ignore[assignment]
+    n = suite.get("unchanged", 0)
+    return f"{n} unchanged benchmark{'s' if n != 1 else ''} (adjusted p ≥ alpha)"
 
 
 def geomean_line(doc: Mapping[str, object]) -> str | None:
@@ -67,15 +71,15 @@ def geomean_line(doc: Mapping[str, object]) -> str | None:
 
 
 def text_lines(doc: Mapping[str, object]) -> list[str]:
-    """The suite part of `verdict_text`."""
+    """The suite part of `verdict_text`: changed, then the count unchanged, then the mean."""
     from perfgate.report import plain_table
 
     if not doc.get("benchmarks"):
         return []
-    lines = ["", counts(doc)]
+    lines = ["", heading(doc)]
     shown = rows(doc)
-    if shown:
-        lines += [plain_table(HEADER, shown)]
+    lines += [plain_table(HEADER, shown)] if shown else ["no benchmark changed"]
+    lines.append(unchanged(doc))
     g = geomean_line(doc)
     return lines + ([g] if g else [])
 
@@ -87,11 +91,10 @@ def markdown_lines(doc: Mapping[str, object]) -> list[str]:
 
     if not doc.get("benchmarks"):
         return []
-    lines = ["#### Benchmarks", "", counts(doc), ""]
+    lines = ["#### Benchmarks", "", heading(doc), ""]
     shown = rows(doc)
-    if shown:
-        lines += [markdown_table(HEADER, shown), ""]
-    lines += ["<details><summary>every benchmark</summary>", "",
+    lines += [markdown_table(HEADER, shown), ""] if shown else ["No benchmark changed.", ""]
+    lines += [unchanged(doc), "", "<details><summary>every benchmark</summary>", "",
               markdown_table(HEADER, rows(doc, everything=True)), "", "</details>", ""]
     g = geomean_line(doc)
     return lines + ([g, ""] if g else [])
