@@ -25,7 +25,16 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     c = ws.contract
     state = approval.require(ws)
     work = clean_work_tree(ws, state)
-    profiler = c.profiler or _recommended(ws, work)
+    if c.suite is not None:  # profile the benchmark the loop works on
+        from perfgate.suites import focus
+
+        names = focus.targets(c, ws.project.store(), state.baseline_session)
+        target = names[0] if names else None
+        profiler = c.profiler or _recommended(ws, work, focus.script(c, target))
+        profiler = profiler.model_copy(update={"command": focus.fill(profiler.command, c,
+                                                                     target)})
+    else:
+        profiler = c.profiler or _recommended(ws, work)
     out = work / profiler.output_path
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
@@ -55,13 +64,13 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     return art
 
 
-def _recommended(ws: Workspace, work: Path):
+def _recommended(ws: Workspace, work: Path, script: str | None = None):
     """No profiler in the contract: the recommendation for this stack, if it runs unattended."""
     from perfgate import recon
     from perfgate.contract import Profiler
 
-    rec = recon.recommend(recon.detect(work), ws.contract.domain, ws.contract.repro.script,
-                          f".perfgate/{ws.name}")
+    rec = recon.recommend(recon.detect(work), ws.contract.domain,
+                          script or ws.contract.repro.script or "", f".perfgate/{ws.name}")
     if rec.command.startswith("#"):
         raise UsageError(f"{ws.display(ws.contract_path)}: profiler: required here; the "
                          f"recommendation for this stack ({rec.tool}) is not a command perfgate "
