@@ -147,7 +147,8 @@ def test_asv_with_the_existing_environment(tmp_path):
         for f in (time_a, time_b):
             f.number, f.repeat, f.warmup_time, f.rounds = 1, 5, 0, 1
         """)
-    conf = json.dumps({"version": 1, "project": "p", "repo": ".", "environment_type": "existing",
+    conf = json.dumps({"version": 1, "project": "p", "repo": ".", "branches": ["main"],
+                       "environment_type": "existing",
                        "benchmark_dir": "benchmarks", "results_dir": ".asv/results",
                        "env_dir": ".asv/env", "html_dir": ".asv/html"})
     suite = textwrap.dedent(f"""\
@@ -159,13 +160,13 @@ def test_asv_with_the_existing_environment(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home)}
-    subprocess.run([PY, "-m", "asv", "machine", "--yes", "--machine", "perfgate"], cwd=tmp_path,
-                   env={**os.environ, **env}, check=True, capture_output=True)
     files = {"asv.conf.json": conf, "benchmarks/__init__.py": "", "benchmarks/b.py": bench}
     root = make_repo(tmp_path / "p", files,
                      {"benchmarks/b.py": bench.replace("def time_a():\n    work(20000)",
                                                        "def time_a():\n    work(150000)")},
                      suite, ignore=".asv/\n")
+    subprocess.run([PY, "-m", "asv", "machine", "--yes", "--machine", "perfgate"], cwd=root,
+                   env={**os.environ, **env}, check=True, capture_output=True)
     r, doc = compare(root, env)
     check_flagged(root, r, doc, "b.time_a", "b.time_b")
 
