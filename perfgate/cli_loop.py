@@ -223,17 +223,39 @@ def _manual(brief: str, worktree: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print every run as JSON on stdout.")
 @click.option("--instructions", is_flag=True,
               help="Also count instructions (perf or valgrind, in a second pass of each run).")
-@click.argument("command", nargs=-1, required=True)
+@click.option("--suite", "suite", metavar="CONTRACT",
+              help="Measure CONTRACT's suite instead: every benchmark, one value per invocation.")
+@ROOT_OPTION
+@click.argument("command", nargs=-1)
 def measure(runs: int, warmup: int, timeout: float, as_json: bool, instructions: bool,
-            command: tuple[str, ...]) -> None:
-    """Time COMMAND like hyperfine: wall, CPU and peak memory of the whole process tree."""
+            suite: str | None, root: Path, command: tuple[str, ...]) -> None:
+    """Time COMMAND like hyperfine: wall, CPU and peak memory of the whole process tree.
+    With --suite, every benchmark of a contract's suite, like hyperfine with several commands."""
     from perfgate import report, sessions
 
+    if suite is not None:
+        _measure_suite(suite, runs, warmup, as_json, root)
+        return
+    if not command:
+        raise UsageError("measure: give a COMMAND, or --suite CONTRACT")
     with sessions.progress_bar() as progress:
         records = sessions.run_series(list(command), runs=runs, warmup=warmup,
                                       timeout_s=timeout, progress=progress,
                                       count_instructions=instructions)
     click.echo(report.runs_json(records) if as_json else report.runs_table(records))
+
+
+def _measure_suite(name: str, runs: int, warmup: int, as_json: bool, root: Path) -> None:
+    from perfgate import sessions, suite_report
+    from perfgate.suites import runner
+
+    ws = workspace(root, name)
+    if ws.contract.suite is None:
+        raise UsageError(f"{ws.display(ws.contract_path)}: suite: required for --suite")
+    with sessions.progress_bar() as progress:
+        records = runner.measure(ws.contract, runs=runs, warmup=warmup, cwd=ws.root,
+                                 progress=progress)
+    click.echo(suite_report.runs_json(records) if as_json else suite_report.runs_table(records))
 
 
 @click.command()

@@ -98,3 +98,31 @@ def markdown_lines(doc: Mapping[str, object]) -> list[str]:
               markdown_table(HEADER, rows(doc, everything=True)), "", "</details>", ""]
     g = geomean_line(doc)
     return lines + ([g, ""] if g else [])
+
+
+def runs_table(records: Sequence[object]) -> str:
+    """`perfgate measure --suite`: per benchmark and metric, over the invocations (one value
+    each), like `perfgate measure`'s table for one command."""
+    from perfgate import stats
+    from perfgate.report import num, plain_table
+
+    rows = []
+    names = sorted({b for r in records for b in r.benchmarks})  # type: ignore[attr-defined]
+    for name in names:
+        metrics = sorted({m for r in records for m in r.benchmarks.get(name, {})})  # type: ignore[attr-defined]
+        for m in metrics:
+            d = stats.describe([r.benchmarks[name][m] for r in records  # type: ignore[attr-defined]
+                                if m in r.benchmarks.get(name, {})])  # type: ignore[attr-defined]
+            cv = "–" if d.cv != d.cv else f"{d.cv * 100:.1f}%"
+            rows.append([name, m, num(d.median), f"{num(d.mean)} ± {num(d.sd)}", cv, num(d.min),
+                         num(d.max), str(d.n)])
+    return plain_table(("benchmark", "metric", "median", "mean ± sd", "CV", "min", "max",
+                        "invocations"), rows)
+
+
+def runs_json(records: Sequence[object]) -> str:
+    import json
+
+    return json.dumps({"version": 1, "invocations": [
+        {"wall_time": r.wall_time, "benchmarks": r.benchmarks, "points": r.points}  # type: ignore[attr-defined]
+        for r in records]}, indent=2)

@@ -251,6 +251,7 @@ def node_modules(tmp_path_factory) -> Path:
     return where / "node_modules"
 
 
+@pytest.mark.timeout(900)   # mitata spends at least 0.6 s of CPU per benchmark per invocation
 def test_mitata(tmp_path, node_modules):
     suite = textwrap.dedent("""\
         suite:

@@ -167,3 +167,24 @@ def _named(rec: harness.RunRecord, name: str) -> harness.RunRecord:
         tail = "\n".join(lines)
     return dataclasses.replace(rec, stderr_tail=tail,
                                errors=tuple(f"benchmark {name}: {e}" for e in rec.errors))
+
+
+def measure(contract, *, runs: int, warmup: int, cwd: Path, progress=None) -> list:
+    """`perfgate measure --suite`: invocations of the suite in `cwd`, no store (like hyperfine
+    with several commands). A failed invocation is an error naming it."""
+    from perfgate.errors import MeasurementError
+
+    invoke = Invoker(contract)
+    wanted = contract.metrics.all()
+    task = progress.add_task(contract.name, total=runs + warmup) if progress is not None else None
+    records = []
+    for i in range(warmup + runs):
+        rec = invoke(None, cwd=cwd, timeout_s=contract.repro.timeout_s, metrics=wanted,
+                     count=i >= warmup)
+        if rec.problem():
+            raise MeasurementError(f"invocation {i + 1}: {rec.problem()}")
+        if i >= warmup:
+            records.append(rec)
+        if task is not None:
+            progress.advance(task)
+    return records
