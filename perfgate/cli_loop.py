@@ -64,6 +64,9 @@ def schema() -> None:
 @click.option("--verify", help="Command that must pass on every candidate.")
 @click.option("--profiler", help="Profiler tool (default: the recommendation for the stack).")
 @click.option("--secrets", help="Path of a KEY=VALUE secrets file.")
+@click.option("--suite/--no-suite", default=None,
+              help="Gate the benchmark harness the repository already has (asked when one is "
+                   "found).")
 @click.option("--yes", "-y", is_flag=True, help="Take the defaults for anything not given.")
 @click.option("--force", is_flag=True, help="Overwrite an existing contract.")
 @ROOT_OPTION

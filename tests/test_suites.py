@@ -215,3 +215,90 @@ def test_a_bad_suite_is_one_line_naming_the_field(suite, message):
         load(suite)
     text = str(exc.value)
     assert "\n" not in text and text.startswith("contracts/s.yaml: " + message), text
+
+
+# -- the command line ------------------------------------------------------------------------
+
+def _project(tmp_path: Path, suite: str) -> Path:
+    from tests.conftest import git
+
+    root = tmp_path / "p"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "x.txt").write_text("x\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "x")
+    (root / "contracts").mkdir()
+    (root / "contracts" / "s.yaml").write_text(
+        "name: s\ndomain: cli_startup\nrepro: {warmup_runs: 0, measurement_runs: 3}\n" + suite)
+    return root
+
+
+def test_a_results_file_that_does_not_parse_is_exit_2_naming_file_and_field(tmp_path):
+    from tests.conftest import perfgate
+
+    root = _project(tmp_path, "suite: {format: hyperfine, command: 'echo \"{\" > {output}'}\n")
+    r = perfgate("measure", "--suite", "s", "-n", "1", "-w", "0", cwd=root)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"Error: {root}/contracts/s.yaml: suite.format: hyperfine "
+                                "results do not parse: not valid JSON (line 2)")
+
+
+def test_a_command_that_writes_no_results_is_exit_2(tmp_path):
+    from tests.conftest import perfgate
+
+    root = _project(tmp_path, "suite: {format: go-test, command: 'true {output}'}\n")
+    r = perfgate("measure", "--suite", "s", "-n", "1", "-w", "0", cwd=root)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "suite.format: go-test results: the command exited 0 but wrote no results file" \
+        in r.stderr
+
+
+def test_check_reports_a_bad_suite_in_one_line(tmp_path):
+    from tests.conftest import perfgate
+
+    root = _project(tmp_path, "suite: {format: criterion, command: 'x {output}'}\n")
+    r = perfgate("check", "s", cwd=root)
+    assert r.returncode == 2 and r.stderr.startswith(
+        f"Error: {root}/contracts/s.yaml: suite.format: must be one of 'pytest-benchmark'")
+
+
+def test_measure_takes_a_suite_like_hyperfine_takes_several_commands(tmp_path):
+    from tests.conftest import perfgate
+
+    py = __import__("sys").executable
+    root = _project(tmp_path, "suite:\n  benchmarks:\n    - {name: 'n{k}', script: '"
+                    + py + " -c pass', params: {k: [1, 2]}}\n")
+    r = perfgate("measure", "--suite", "s", "-n", "2", "-w", "0", "--json", cwd=root)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert len(doc["invocations"]) == 2
+    assert sorted(doc["invocations"][0]["benchmarks"]) == ["n1", "n2"]
+    assert doc["invocations"][0]["benchmarks"]["n1"]["wall_time"] > 0
+
+
+def test_init_offers_the_harness_recon_finds(tmp_path):
+    from perfgate import recon, wizard
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "go.mod").write_text("module x\n\ngo 1.19\n")
+    (root / "a_test.go").write_text("package x\nimport \"testing\"\nfunc BenchmarkX(b *testing.B) {}\n")
+    assert recon.suite_for(root)["format"] == "go-test"
+    asked = []
+
+    def ask(question, default, choices):
+        asked.append(question)
+        return default
+    path = wizard.create(root, "perf", {}, ask=ask)
+    c = contract_mod.load(path)
+    assert c.suite.format == "go-test" and c.repro.script is None
+    assert c.metrics.primary.name == "time" and c.repro.measurement_runs == 10
+    assert any(q.startswith("Gate the existing go-test suite") for q in asked)
+    # --repro wins over the harness; --suite where there is none is an error.
+    path = wizard.create(root, "one", {"repro": "true"}, ask=None)
+    assert contract_mod.load(path).suite is None
+    empty = tmp_path / "e"
+    empty.mkdir()
+    with pytest.raises(Exception, match="--suite: no benchmark harness found here"):
+        wizard.create(empty, "perf", {"suite": True}, ask=None)
