@@ -173,7 +173,11 @@ def test_asv_with_the_existing_environment(tmp_path):
 
 GBENCH = textwrap.dedent("""\
     #include <benchmark/benchmark.h>
-    static long work(long n) { long s = 0; for (long i = 0; i < n; ++i) { s += i % 7; benchmark::DoNotOptimize(s); } return s; }
+    static long work(long n) {
+      long s = 0;
+      for (long i = 0; i < n; ++i) { s += i % 7; benchmark::DoNotOptimize(s); }
+      return s;
+    }
     static void BM_A(benchmark::State& st) { for (auto _ : st) work(N_A); }
     static void BM_B(benchmark::State& st) { for (auto _ : st) work(20000); }
     BENCHMARK(BM_A);
