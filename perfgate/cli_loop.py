@@ -264,11 +264,12 @@ def _measure_suite(name: str, runs: int, warmup: int, as_json: bool, root: Path)
 @click.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to create the demo repository (default: a temp dir).")
-def demo(directory: Path | None) -> None:
+@click.option("--suite", is_flag=True, help="Gate one change on a six-benchmark suite instead.")
+def demo(directory: Path | None, suite: bool) -> None:
     """Run the whole loop on the embedded demo, in a scratch git repository."""
     from perfgate import demo as demo_mod
 
-    for line in demo_mod.run(directory):
+    for line in (demo_mod.run_suite if suite else demo_mod.run)(directory):
         click.echo(line)
 
 
