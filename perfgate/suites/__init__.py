@@ -66,6 +66,18 @@ def number(value: Any, where: str) -> float:
     return v
 
 
+def numbers(values: Any, where: str) -> list[float]:
+    """A list of finite numbers, checked in bulk (a harness may report thousands per
+    benchmark); the first bad one is a ParseError naming its index."""
+    if not isinstance(values, list):
+        raise ParseError(where, f"must be a list, got {type(values).__name__}")
+    if set(map(type, values)) <= {int, float}:
+        out = list(map(float, values))
+        if all(map(math.isfinite, out)):
+            return out
+    return [number(v, f"{where}[{i}]") for i, v in enumerate(values)]
+
+
 def add(results: Results, name: str, metric: str, values: list[float], where: str) -> None:
     if not values:
         raise ParseError(where, "no data points")

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from perfgate.suites import ParseError, Results, add, field, load_json, number
+from perfgate.suites import ParseError, Results, add, field, load_json, number, numbers
 
 # asv's benchmark kinds, by the prefix of the function's name.
 KINDS = (("time_", "time"), ("peakmem_", "memory"), ("mem_", "memory"), ("track_", "value"))
@@ -45,7 +45,7 @@ def parse(text: str) -> Results:
                 raise ParseError(f"{where}.result[{k}]", f"benchmark {name} failed in this run")
             points = samples[k] if isinstance(samples, list) and k < len(samples) else None
             if isinstance(points, list) and points:
-                values = [number(v, f"{where}.samples[{k}][{j}]") for j, v in enumerate(points)]
+                values = numbers(points, f"{where}.samples[{k}]")
             else:
                 values = [number(value, f"{where}.result[{k}]")]
             add(out, name, metric, values, where)

@@ -1,6 +1,8 @@
 """Google Benchmark's `--benchmark_format=json` (or `--benchmark_out=FILE`) output."""
 from __future__ import annotations
 
+import math
+
 from perfgate.suites import ParseError, Results, field, load_json, number
 
 UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -28,7 +30,10 @@ def parse(text: str) -> Results:
         if unit not in UNITS:
             raise ParseError(f"{where}.time_unit", f"must be one of ns, us, ms, s, got {unit!r}")
         scale = UNITS[unit]
+        metrics = out.get(name) or out.setdefault(name, {})
         for key, metric in (("real_time", "time"), ("cpu_time", "cpu")):
-            value = number(field(entry, key, where), f"{where}.{key}") * scale
-            out.setdefault(name, {}).setdefault(metric, []).append(value)
+            value = entry.get(key)
+            if type(value) is not float and type(value) is not int or not math.isfinite(value):
+                value = number(field(entry, key, where), f"{where}.{key}")
+            metrics.setdefault(metric, []).append(value * scale)
     return out

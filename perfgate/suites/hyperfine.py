@@ -1,7 +1,7 @@
 """hyperfine's `--export-json` file: per command, the time of each of its runs."""
 from __future__ import annotations
 
-from perfgate.suites import ParseError, Results, add, field, load_json, number
+from perfgate.suites import Results, add, field, load_json, number, numbers
 
 
 def parse(text: str) -> Results:
@@ -14,9 +14,7 @@ def parse(text: str) -> Results:
         name = field(entry, "command", where, str)
         times = entry.get("times") if isinstance(entry, dict) else None
         if times is not None:
-            if not isinstance(times, list):
-                raise ParseError(f"{where}.times", f"must be a list, got {type(times).__name__}")
-            values = [number(v, f"{where}.times[{j}]") for j, v in enumerate(times)]
+            values = numbers(times, f"{where}.times")
         else:
             values = [number(field(entry, "median", where), f"{where}.median")]
         add(out, name, "time", values, where)

@@ -1,7 +1,7 @@
 """mitata's `run({format: 'json'})` output (the JavaScript harness)."""
 from __future__ import annotations
 
-from perfgate.suites import ParseError, Results, add, field, load_json, number
+from perfgate.suites import ParseError, Results, add, field, load_json, number, numbers
 
 NS = 1e-9
 
@@ -21,11 +21,7 @@ def parse(text: str) -> Results:
             stats = field(run, "stats", at, dict)
             samples = stats.get("samples")
             if samples is not None:
-                if not isinstance(samples, list):
-                    raise ParseError(f"{at}.stats.samples",
-                                     f"must be a list, got {type(samples).__name__}")
-                values = [number(v, f"{at}.stats.samples[{k}]") * NS
-                          for k, v in enumerate(samples)]
+                values = [v * NS for v in numbers(samples, f"{at}.stats.samples")]
             else:
                 values = [number(field(stats, "p50", f"{at}.stats"), f"{at}.stats.p50") * NS]
             add(out, name, "time", values, at)

@@ -1,7 +1,7 @@
 """pytest-benchmark's `--benchmark-json` file: per test, its rounds (or their median)."""
 from __future__ import annotations
 
-from perfgate.suites import ParseError, Results, add, field, load_json, number
+from perfgate.suites import Results, add, field, load_json, number, numbers
 
 
 def parse(text: str) -> Results:
@@ -19,9 +19,7 @@ def parse(text: str) -> Results:
         stats = field(entry, "stats", where, dict)
         data = stats.get("data")
         if data is not None:
-            if not isinstance(data, list):
-                raise ParseError(f"{where}.stats.data", f"must be a list, got {type(data).__name__}")
-            values = [number(v, f"{where}.stats.data[{j}]") for j, v in enumerate(data)]
+            values = numbers(data, f"{where}.stats.data")
         else:
             values = [number(field(stats, "median", f"{where}.stats"), f"{where}.stats.median")]
         add(out, name, "time", values, where)

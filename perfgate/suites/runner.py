@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from perfgate.contract import Contract
 
 STATISTICS = {"median": statistics.median, "min": min}
+# Data points kept per benchmark and metric per invocation (evenly spaced, in order): enough
+# for any plot; mitata alone reports tens of thousands. The sample uses all of them.
+MAX_POINTS = 1000
 
 
 class Invoker:
@@ -102,7 +105,9 @@ class Invoker:
         stat = STATISTICS[self.suite.statistic]
         per = {name: {m: float(stat(vs)) for m, vs in values.items()}
                for name, values in points.items()}
-        return dataclasses.replace(rec, benchmarks=per, points=points)
+        kept = {name: {m: _thin(vs) for m, vs in values.items()}
+                for name, values in points.items()}
+        return dataclasses.replace(rec, benchmarks=per, points=kept)
 
     def read(self, cwd: Path, output: str, started: float) -> suites.Results:
         """Parse this invocation's results, keep the selected benchmarks, check the names."""
@@ -154,6 +159,13 @@ class Invoker:
         raise SuiteError(f"{self.source}: suite: benchmark {name!r} is missing from the results "
                          f"in {here} (present in {there}); a suite is compared only when both "
                          "sides report the same benchmarks")
+
+
+def _thin(values: list[float]) -> list[float]:
+    if len(values) <= MAX_POINTS:
+        return values
+    step = len(values) / MAX_POINTS
+    return [values[int(i * step)] for i in range(MAX_POINTS)]
 
 
 def _named(rec: harness.RunRecord, name: str) -> harness.RunRecord:
