@@ -3,15 +3,16 @@ benchmark, and the adapters' parsing speed.
 
 Run: python bench/suite_bench.py [errors|cost|parse|all] [REPETITIONS]   (default: all, 20)
 
-errors  A real pytest-benchmark suite of 40 benchmarks in a scratch git repository; the head
-        commit makes 3 of them truly 1.3x faster (1/1.3 of the work) and leaves 37 unchanged.
+errors  A real Google Benchmark suite of 40 benchmarks (one binary, built with g++ against
+        Debian's libbenchmark-dev) in a scratch git repository; the head commit makes 3 of them
+        truly 1.3x faster (1/1.3 of the loop) and leaves 37 unchanged.
         REPETITIONS real `perfgate compare` gates (correction holm, the default N of a suite:
         10 invocations per side, interleaved ABBA, no warmup, fixed N). From the same stored
         samples each gate is decided again with `bh` and with `none`, side by side.
         A false flag: any of the 37 unchanged benchmarks called changed (significant after the
         correction, either way). Detected: all 3 true changes called improved.
 cost    The same suite, one gate over all 40 against the naive loop a team without suites would
-        write: one contract and one gate per benchmark (`pytest -k NAME`), same N (3 per side,
+        write: one contract and one gate per benchmark (`--benchmark_filter`), same N (3 a side,
         enough for a cost figure), wall time of the whole job.
 parse   A results file of 1,000 benchmarks in each format (written here in the harness's own
         layout, 20 data points each): the time the adapter takes to parse it (median of 5).
@@ -25,62 +26,90 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from _common import PY, git, machine, perfgate  # noqa: E402
+from _common import git, machine, perfgate  # noqa: E402
 
 K, FAST, FACTOR = 40, (4, 17, 29), 1.3
 
-SUITE = """\
-def work(n):
-    t = 0
-    for i in range(n):
-        t += i % 7
-    return t
-
+# A Google Benchmark binary: the cheapest real harness to invoke 20 times per gate on a
+# shared machine (no interpreter start-up), built once per worktree into an ignored build/.
+# The work sizes come from sizes.txt, so base and head run the very same code: a changed
+# binary would move the unchanged benchmarks too (code layout), and they must stay unchanged.
+SOURCE = """\
+#include <benchmark/benchmark.h>
+#include <fstream>
+#include <string>
+static void work(benchmark::State& st, long n) {
+  for (auto _ : st) {
+    long s = 0;
+    for (long i = 0; i < n; ++i) { s += i % 7; benchmark::DoNotOptimize(s); }
+  }
+}
+int main(int argc, char** argv) {
+  std::ifstream in("sizes.txt");
+  std::string name;
+  long n;
+  while (in >> name >> n) benchmark::RegisterBenchmark(name.c_str(), work, n);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
 """
 
 
-def suite_file(fast: bool) -> str:
-    out = SUITE
+def sizes(fast: bool) -> str:
+    out = ""
     for i in range(K):
-        n = 400 + 25 * i
+        n = 2000 + 100 * i
         if fast and i in FAST:
             n = round(n / FACTOR)
-        out += f"def test_b{i:02d}(benchmark):\n    benchmark(work, {n})\n\n"
+        out += f"b{i:02d} {n}\n"
     return out
 
 
-COMMAND = (f"{PY} -m pytest -q -p no:cacheprovider bench_test.py {{k}}--benchmark-json={{{{output}}}} "
-           "--benchmark-max-time=0.02 --benchmark-min-rounds=10")
+# Built once per commit, outside the trees, for every contract alike (the naive loop's 40
+# contracts too): the comparison is of measuring, not of compiling.
+BUILD = Path(tempfile.gettempdir()) / "perfgate-suite-bench-build"
+COMMAND = ("B={build}/$(git rev-parse HEAD) && mkdir -p $B && {{ [ -x $B/b ] || g++ -O2 b.cc "
+           "-o $B/b.tmp -lbenchmark -lpthread && mv $B/b.tmp $B/b; }} && $B/b {filter}"
+           "--benchmark_out={{output}} --benchmark_out_format=json --benchmark_repetitions=3 "
+           "--benchmark_min_time=0.002 > /dev/null")
 
 CONTRACT = """\
 name: {name}
 domain: custom
-description: a 40-benchmark pytest-benchmark suite
+description: a 40-benchmark Google Benchmark suite
 repro: {{warmup_runs: 0, measurement_runs: {n}, timeout_s: 600}}
 suite:
-  format: pytest-benchmark
+  format: google-benchmark
   command: "{command}"
   correction: holm
+  primary: geomean
+# CPU time per iteration (Google Benchmark's cpu_time): on this shared machine, at a load of
+# 10 on 2 cores, real time measures how long the benchmark waited for a core.
+metrics:
+  primary: {{name: cpu, unit: s}}
 threshold: {{pct_min: 1}}
 significance: {{adaptive: false}}
 """
 
 
-def scratch(root: Path, n: int | None = None) -> tuple[Path, str, str]:
+def scratch(root: Path) -> tuple[Path, str, str]:
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "main")
-    (root / ".gitignore").write_text(".perfgate/\n__pycache__/\n.benchmarks/\n")
-    (root / "bench_test.py").write_text(suite_file(False))
+    (root / ".gitignore").write_text(".perfgate/\n")
+    (root / "b.cc").write_text(SOURCE)
+    (root / "sizes.txt").write_text(sizes(False))
     git(root, "add", "-A")
     git(root, "commit", "-qm", "A")
     a = git(root, "rev-parse", "HEAD")
-    (root / "bench_test.py").write_text(suite_file(True))
+    (root / "sizes.txt").write_text(sizes(True))
     git(root, "commit", "-qam", "B: three benchmarks 1.3x faster")
     b = git(root, "rev-parse", "HEAD")
     (root / "contracts").mkdir(exist_ok=True)
-    runs = "{n}" if n is None else str(n)
+    # The default N of a suite (contract.SUITE_RUNS): measurement_runs left out.
     (root / "contracts" / "suite.yaml").write_text(CONTRACT.format(
-        name="suite", n=runs, command=COMMAND.format(k="")).replace("{n}", "10"))
+        name="suite", n=10, command=COMMAND.format(filter="", build=BUILD)).replace(
+        "measurement_runs: 10, ", ""))
     return root, a, b
 
 
@@ -100,7 +129,7 @@ def redecide(root: Path, doc: dict, correction: str) -> dict:
 
 
 def errors(reps: int) -> None:
-    fast = {f"test_b{i:02d}" for i in FAST}
+    fast = {f"b{i:02d}" for i in FAST}
     started = time.monotonic()
     tally = {m: {"false": 0, "found": 0, "per": {f: 0 for f in sorted(fast)}}
              for m in ("holm", "bh", "none")}
@@ -131,7 +160,7 @@ def errors(reps: int) -> None:
                   file=sys.stderr)
     took = time.monotonic() - started
     print(f"machine: {machine()} (mean load {statistics.fmean(load):.2f} during the run); "
-          f"{K} benchmarks (pytest-benchmark), {len(FAST)} truly {FACTOR}x faster; N = 10 "
+          f"{K} benchmarks (Google Benchmark), {len(FAST)} truly {FACTOR}x faster; N = 10 "
           f"invocations per side, interleaved; {reps} gates in {took:.0f} s\n")
     print("| correction | family-wise false flags | all 3 true changes found | each true change |")
     print("|---|---|---|---|")
@@ -145,10 +174,11 @@ def cost() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root, a, b = scratch(Path(tmp) / "s")
         (root / "contracts" / "suite.yaml").write_text(CONTRACT.format(
-            name="suite", n=3, command=COMMAND.format(k="")))
+            name="suite", n=3, command=COMMAND.format(filter="", build=BUILD)))
         for i in range(K):
             (root / "contracts" / f"b{i:02d}.yaml").write_text(CONTRACT.format(
-                name=f"b{i:02d}", n=3, command=COMMAND.format(k=f"-k test_b{i:02d} ")))
+                name=f"b{i:02d}", n=3, command=COMMAND.format(
+                    build=BUILD, filter=f"--benchmark_filter=^b{i:02d}$ ")))
         load0 = machine()
         t0 = time.monotonic()
         r = perfgate("compare", "suite", "--base", a, "--head", b, "--yes", "--json", cwd=root,
@@ -161,7 +191,7 @@ def cost() -> None:
                          cwd=root, check=False)
             assert r.stdout, r.stderr
         naive_s = time.monotonic() - t0
-    print(f"machine: {load0}; {K} benchmarks (pytest-benchmark), N = 3 invocations per side, "
+    print(f"machine: {load0}; {K} benchmarks (Google Benchmark), N = 3 invocations per side, "
           "no warmup, one after the other in one run\n")
     print("| job | wall time | ratio |")
     print("|---|---|---|")
@@ -223,8 +253,8 @@ if __name__ == "__main__":
     if what in ("parse", "all"):
         parse()
         print()
-    if what in ("cost", "all"):
-        cost()
-        print()
     if what in ("errors", "all"):
         errors(reps)
+        print()
+    if what in ("cost", "all"):
+        cost()
