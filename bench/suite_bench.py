@@ -69,8 +69,8 @@ def sizes(fast: bool) -> str:
 # Built once per commit, outside the trees, for every contract alike (the naive loop's 40
 # contracts too): the comparison is of measuring, not of compiling.
 BUILD = Path(tempfile.gettempdir()) / "perfgate-suite-bench-build"
-COMMAND = ("B={build}/$(git rev-parse HEAD) && mkdir -p $B && {{ [ -x $B/b ] || g++ -O2 b.cc "
-           "-o $B/b.tmp -lbenchmark -lpthread && mv $B/b.tmp $B/b; }} && $B/b {filter}"
+COMMAND = ("B={build}/$(git rev-parse HEAD) && mkdir -p $B && {{ [ -x $B/b ] || {{ g++ -O2 "
+           "b.cc -o $B/b.tmp -lbenchmark -lpthread && mv $B/b.tmp $B/b; }}; }} && $B/b {filter}"
            "--benchmark_out={{output}} --benchmark_out_format=json --benchmark_repetitions=3 "
            "--benchmark_min_time=0.002 > /dev/null")
 
@@ -145,6 +145,8 @@ def errors(reps: int) -> None:
             if not r.stdout:
                 raise SystemExit(f"gate {rep + 1} failed: {r.stderr.strip()[-400:]}")
             doc = json.loads(r.stdout)
+            if not doc["benchmarks"]:
+                raise SystemExit(f"gate {rep + 1} measured nothing: {doc['reasons'][:1]}")
             for method in tally:
                 status = ({x["name"]: x["status"] for x in doc["benchmarks"]} if method == "holm"
                           else redecide(root, doc, method))
