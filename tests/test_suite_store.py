@@ -50,3 +50,29 @@ def test_suite_rows_stay_out_of_the_single_repro_reads(tmp_path):
     assert con.execute("SELECT count(*) FROM samples WHERE benchmark IS NOT NULL").fetchone() \
         == (6,)
     con.close()
+
+
+def test_the_loop_aims_at_the_target_the_primary_or_the_slowest(tmp_path):
+    from perfgate import contract as contract_mod
+    from perfgate.suites import focus
+
+    s = store_mod.Store(tmp_path / "s.duckdb")
+    sid = s.begin_session(contract="c", role="baseline")
+    s.add_runs([(sid, i, invocation({"a": 1.0, "b": 3.0, "c": 2.0}), False) for i in range(3)],
+               finish={sid: "complete"})
+
+    def make(**suite):
+        return contract_mod.from_mapping(
+            {"name": "c", "domain": "cli_startup",
+             "suite": {"format": "hyperfine", "command": "hyperfine --export-json {output} x",
+                       **suite}}, "c.yaml")
+
+    assert focus.targets(make(), s, sid) == ["b"]                    # the slowest
+    assert focus.targets(make(primary="c"), s, sid) == ["c"]
+    assert focus.targets(make(target=["a", "c"]), s, sid) == ["a", "c"]
+    assert focus.targets(make(exclude=["b"]), s, sid) == ["c"]
+    c = make()
+    assert focus.fill("py-spy record -o p -- {script} -k {benchmark}", c, "b") == \
+        "py-spy record -o p -- hyperfine --export-json /dev/null x -k b"
+    assert focus.goal(c, ["b"]).startswith("Make `b` faster (benchmark of the suite; the gate's "
+                                           "primary is the geometric mean of every benchmark)")
