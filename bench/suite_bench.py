@@ -147,19 +147,20 @@ def errors(reps: int) -> None:
             doc = json.loads(r.stdout)
             if not doc["benchmarks"]:
                 raise SystemExit(f"gate {rep + 1} measured nothing: {doc['reasons'][:1]}")
+            shown = {}
             for method in tally:
                 status = ({x["name"]: x["status"] for x in doc["benchmarks"]} if method == "holm"
                           else redecide(root, doc, method))
                 flagged = {n for n, s in status.items() if s in ("improved", "slower",
                                                                    "regressed")}
+                shown[method] = sorted(flagged)
                 t = tally[method]
                 t["false"] += bool(flagged - fast)
                 t["found"] += all(status[f] == "improved" for f in fast)
                 for f in fast:
                     t["per"][f] += status[f] == "improved"
-            print(f"  gate {rep + 1}/{reps}: {doc['verdict']}, holm flags "
-                  f"{sorted(n for n, s in status.items() if s != 'unchanged')} (none)",
-                  file=sys.stderr)
+            print(f"  gate {rep + 1}/{reps}: {doc['verdict']}; changed with holm "
+                  f"{shown['holm']}, with none {shown['none']}", file=sys.stderr)
     took = time.monotonic() - started
     print(f"machine: {machine()} (mean load {statistics.fmean(load):.2f} during the run); "
           f"{K} benchmarks (Google Benchmark), {len(FAST)} truly {FACTOR}x faster; N = 10 "
