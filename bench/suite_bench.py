@@ -1,7 +1,8 @@
 """Suites: the error rates of a suite gate over 40 benchmarks, its cost against one gate per
 benchmark, and the adapters' parsing speed.
 
-Run: python bench/suite_bench.py [errors|cost|parse|all] [REPETITIONS]   (default: all, 20)
+Run: python bench/suite_bench.py [errors|cost|parse|all] [REPETITIONS] [adaptive]
+     (default: all, 20 repetitions, fixed N)
 
 errors  A real Google Benchmark suite of 40 benchmarks (one binary, built with g++ against
         Debian's libbenchmark-dev) in a scratch git repository; the head commit makes 3 of them
@@ -9,6 +10,8 @@ errors  A real Google Benchmark suite of 40 benchmarks (one binary, built with g
         REPETITIONS real `perfgate compare` gates (correction holm, the default N of a suite:
         10 invocations per side, interleaved ABBA, no warmup, fixed N). From the same stored
         samples each gate is decided again with `bh` and with `none`, side by side.
+        `adaptive` runs the same gates with the interactive default instead: rounds of 10
+        more invocations while the suite is undecided, up to 30 per side.
         A false flag: any of the 37 unchanged benchmarks called changed (significant after the
         correction, either way). Detected: all 3 true changes called improved.
 cost    The same suite, one gate over all 40 against the naive loop a team without suites would
@@ -128,14 +131,17 @@ def redecide(root: Path, doc: dict, correction: str) -> dict:
     return {x.name: x.status for x in v.benchmarks}
 
 
-def errors(reps: int) -> None:
+def errors(reps: int, adaptive: bool = False) -> None:
     fast = {f"b{i:02d}" for i in FAST}
     started = time.monotonic()
     tally = {m: {"false": 0, "found": 0, "per": {f: 0 for f in sorted(fast)}}
              for m in ("holm", "bh", "none")}
     with tempfile.TemporaryDirectory() as tmp:
         root, a, b = scratch(Path(tmp) / "s")
-        load = []
+        if adaptive:   # the interactive default: rounds of 10 while undecided, up to 30
+            path = root / "contracts" / "suite.yaml"
+            path.write_text(path.read_text().replace("adaptive: false", "adaptive: true"))
+        load, per_side = [], []
         for rep in range(reps):
             import os
 
@@ -145,6 +151,7 @@ def errors(reps: int) -> None:
             if not r.stdout:
                 raise SystemExit(f"gate {rep + 1} failed: {r.stderr.strip()[-400:]}")
             doc = json.loads(r.stdout)
+            per_side.append(doc["sequential"]["runs_per_side"])
             if not doc["benchmarks"]:
                 raise SystemExit(f"gate {rep + 1} measured nothing: {doc['reasons'][:1]}")
             shown = {}
@@ -163,8 +170,11 @@ def errors(reps: int) -> None:
                   f"{shown['holm']}, with none {shown['none']}", file=sys.stderr)
     took = time.monotonic() - started
     print(f"machine: {machine()} (mean load {statistics.fmean(load):.2f} during the run); "
-          f"{K} benchmarks (Google Benchmark), {len(FAST)} truly {FACTOR}x faster; N = 10 "
-          f"invocations per side, interleaved; {reps} gates in {took:.0f} s\n")
+          f"{K} benchmarks (Google Benchmark), {len(FAST)} truly {FACTOR}x faster; "
+          + ("adaptive: 10 invocations per side, then rounds of 10 up to 30 while undecided "
+             f"(mean {statistics.fmean(per_side):.1f} per side)" if adaptive else
+             "N = 10 invocations per side (fixed)")
+          + f", interleaved; {reps} gates in {took:.0f} s\n")
     print("| correction | family-wise false flags | all 3 true changes found | each true change |")
     print("|---|---|---|---|")
     for method, t in tally.items():
@@ -257,7 +267,7 @@ if __name__ == "__main__":
         parse()
         print()
     if what in ("errors", "all"):
-        errors(reps)
+        errors(reps, adaptive=len(sys.argv) > 3 and sys.argv[3] == "adaptive")
         print()
     if what in ("cost", "all"):
         cost()
