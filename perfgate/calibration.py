@@ -67,6 +67,10 @@ def calibrate(ws: Workspace, *, gates: int = 20, effect_pct: float | None = None
 
     c = ws.contract
     prim = c.metrics.primary
+    if effect_pct is not None and c.suite is not None:
+        raise UsageError(f"{ws.display(ws.contract_path)}: suite: calibrate --effect slows one "
+                         "command with a burn, and a suite has many; run its A/A gates "
+                         "without --effect")
     if effect_pct is not None and prim.name not in BURN_METRICS:
         raise UsageError(f"calibrate --effect needs a primary metric the burn can move "
                          f"({', '.join(BURN_METRICS)}), not {prim.name}")

@@ -51,22 +51,27 @@ def sql(query: str, fmt: str, shared: bool, root: Path) -> None:
     click.echo(report.rows(columns, rows, fmt))
 
 
+BENCHMARK = click.option("--benchmark", help="One benchmark of a suite (default: the runs as a "
+                                              "whole).")
+
+
 @click.command()
 @click.argument("contract", required=False)
 @click.option("--metric", help="Default: the contract's primary metric (wall_time without one).")
 @click.option("--last", type=click.IntRange(1), default=20, show_default=True)
 @MACHINE
 @SHARED
+@BENCHMARK
 @ROOT_OPTION
 def history(contract: str | None, metric: str | None, last: int, machine: str | None,
-            shared: bool, root: Path) -> None:
+            shared: bool, benchmark: str | None, root: Path) -> None:
     """One line per measured session, newest first: machine, median, change against the
     machine's previous session, verdict."""
     from perfgate import report
 
     name, metric = _contract_metric(root, contract, metric)
     columns, rows = store_for(root, shared).history(metric=metric, contract=name, last=last,
-                                                    machine=machine)
+                                                    machine=machine, benchmark=benchmark)
     click.echo(report.history_table(columns, rows, metric,
                                     lower_is_better=_lower_is_better(root, contract, metric)))
 
@@ -77,14 +82,17 @@ def history(contract: str | None, metric: str | None, last: int, machine: str | 
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @MACHINE
 @SHARED
+@BENCHMARK
 @ROOT_OPTION
 def plot(contract: str, metric: str | None, output: Path, machine: str | None, shared: bool,
+         benchmark: str | None,
          root: Path) -> None:
     """Plot a metric's median and spread per session over time, accepted ones marked."""
     from perfgate import plot as plot_mod
 
     name, metric = _contract_metric(root, contract, metric)
-    series = store_for(root, shared).plot_series(metric=metric, contract=name, machine=machine)
+    series = store_for(root, shared).plot_series(metric=metric, contract=name, machine=machine,
+                                                 benchmark=benchmark)
     if not series:
         raise UsageError(f"no complete sessions of {name} with {metric} to plot")
     plot_mod.history(series, output, title=f"{name}: {metric}", unit=metric)

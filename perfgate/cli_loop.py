@@ -70,6 +70,9 @@ def schema() -> None:
 @click.option("--profiler-command", help="The profiler's command, for any other tool.")
 @click.option("--profiler-output", help="Where that command writes (a file, a dir/ or a glob).")
 @click.option("--secrets", help="Path of a KEY=VALUE secrets file.")
+@click.option("--suite/--no-suite", default=None,
+              help="Gate the benchmark harness the repository already has (asked when one is "
+                   "found).")
 @click.option("--yes", "-y", is_flag=True, help="Take the defaults for anything not given.")
 @click.option("--force", is_flag=True, help="Overwrite an existing contract.")
 @ROOT_OPTION
@@ -234,12 +237,21 @@ def _manual(brief: str, worktree: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print every run as JSON on stdout.")
 @click.option("--instructions", is_flag=True,
               help="Also count instructions (perf or valgrind, in a second pass of each run).")
-@click.argument("command", nargs=-1, required=True)
+@click.option("--suite", "suite", metavar="CONTRACT",
+              help="Measure CONTRACT's suite instead: every benchmark, one value per invocation.")
+@ROOT_OPTION
+@click.argument("command", nargs=-1)
 def measure(runs: int, warmup: int, timeout: float, as_json: bool, instructions: bool,
-            command: tuple[str, ...]) -> None:
-    """Time COMMAND like hyperfine: wall, CPU and peak memory of the whole process tree."""
+            suite: str | None, root: Path, command: tuple[str, ...]) -> None:
+    """Time COMMAND like hyperfine: wall, CPU and peak memory of the whole process tree.
+    With --suite, every benchmark of a contract's suite, like hyperfine with several commands."""
     from perfgate import report, sessions
 
+    if suite is not None:
+        _measure_suite(suite, runs, warmup, as_json, root)
+        return
+    if not command:
+        raise UsageError("measure: give a COMMAND, or --suite CONTRACT")
     with sessions.progress_bar() as progress:
         records = sessions.run_series(list(command), runs=runs, warmup=warmup,
                                       timeout_s=timeout, progress=progress,
@@ -247,14 +259,28 @@ def measure(runs: int, warmup: int, timeout: float, as_json: bool, instructions:
     click.echo(report.runs_json(records) if as_json else report.runs_table(records))
 
 
+def _measure_suite(name: str, runs: int, warmup: int, as_json: bool, root: Path) -> None:
+    from perfgate import sessions, suite_report
+    from perfgate.suites import runner
+
+    ws = workspace(root, name)
+    if ws.contract.suite is None:
+        raise UsageError(f"{ws.display(ws.contract_path)}: suite: required for --suite")
+    with sessions.progress_bar() as progress:
+        records = runner.measure(ws.contract, runs=runs, warmup=warmup, cwd=ws.root,
+                                 progress=progress)
+    click.echo(suite_report.runs_json(records) if as_json else suite_report.runs_table(records))
+
+
 @click.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to create the demo repository (default: a temp dir).")
-def demo(directory: Path | None) -> None:
+@click.option("--suite", is_flag=True, help="Gate one change on a six-benchmark suite instead.")
+def demo(directory: Path | None, suite: bool) -> None:
     """Run the whole loop on the embedded demo, in a scratch git repository."""
     from perfgate import demo as demo_mod
 
-    for line in demo_mod.run(directory):
+    for line in (demo_mod.run_suite if suite else demo_mod.run)(directory):
         click.echo(line)
 
 

@@ -31,7 +31,8 @@ def compare(ws: Workspace, base_ref: str, head_ref: str, *, yes: bool = False,
     gating.record(ws, pair, verdict, doc)
     plot = None
     if not (pair.verify_failure or pair.run_failure) and verdict.primary is not None:
-        plot = gating.plot_samples(ws, pair, out / "compare.png", f"{ws.name}: {verdict.verdict}")
+        plot = gating.plot_samples(ws, pair, out / "compare.png", f"{ws.name}: {verdict.verdict}",
+                                   verdict=verdict)
     artifacts.write_atomic(out / "verdict.json", report.json_document(doc))
     artifacts.write_atomic(out / "compare.md", report.verdict_markdown(
         f"{ws.name} ({base_ref} → {head_ref})", doc, plot="compare.png" if plot else None))

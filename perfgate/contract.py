@@ -7,10 +7,23 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from perfgate.errors import ContractError
 from perfgate.metrics import BUILTIN_METRICS, BUILTIN_UNITS  # the harness's own metrics
+from perfgate.suites.spec import Suite
+
+# A suite's default runs per side: 40 benchmarks under Holm need p < alpha/40 from the
+# smallest of them, which 5 vs 5 runs can never give (docs/design.md, "Gating a suite").
+SUITE_RUNS = 10
 
 CONTRACT_VERSION = 1
 
@@ -45,7 +58,8 @@ class _Model(BaseModel):
 
 
 class Repro(_Model):
-    script: str = Field(min_length=1)
+    # Required unless the contract has a suite (then its benchmarks are what is measured).
+    script: str | None = Field(default=None, min_length=1)
     warmup_runs: int = Field(default=1, ge=0, le=1000)
     measurement_runs: int = Field(default=5, ge=3, le=10000)
     # The cap of an adaptive gate; unset means 30, or measurement_runs if that is larger.
@@ -202,6 +216,25 @@ class Contract(_Model):
     profiler: Profiler | None = None
     secrets_file_path: str | None = None
     loop: Loop = Field(default_factory=Loop)
+    suite: Suite | None = None
+    # The file it was loaded from, for errors found later (a suite's results); not hashed.
+    _source: str = PrivateAttr(default="")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _suite_defaults(cls, data: Any) -> Any:
+        """A suite needs no repro script and has a natural primary metric: perfgate's wall
+        time for its own list, the harness's time per operation for an external one."""
+        if not isinstance(data, dict) or not isinstance(data.get("suite"), dict):
+            return data
+        data = dict(data)
+        repro = data.get("repro", {})
+        if isinstance(repro, dict) and "measurement_runs" not in repro:
+            data["repro"] = {**repro, "measurement_runs": SUITE_RUNS}
+        if "metrics" not in data:
+            name = "time" if data["suite"].get("format") else "wall_time"
+            data["metrics"] = {"primary": {"name": name, "unit": "s", "lower_is_better": True}}
+        return data
 
     @field_validator("version")
     @classmethod
@@ -224,6 +257,8 @@ class Contract(_Model):
 
     @model_validator(mode="after")
     def _custom_needs_description(self) -> Contract:
+        if self.repro.script is None and self.suite is None:
+            raise ValueError("@repro.script: required (or a suite: of benchmarks)")
         if self.domain == "custom" and not self.description.strip():
             raise ValueError("@description: required when domain is custom")
         pct = self.threshold.pct_min
@@ -232,6 +267,10 @@ class Contract(_Model):
             raise ValueError("@threshold.pct_min: a lower-is-better metric cannot improve by "
                              f"100% or more, got {pct:g}")
         return self
+
+    @property
+    def source(self) -> str:
+        return self._source or f"contract {self.name}"
 
     def digest(self) -> str:
         """A hash of the effective contract: any edit after approval changes it."""
@@ -308,7 +347,9 @@ def from_mapping(data: Any, source: str) -> Contract:
     if not isinstance(data, dict):
         raise ContractError(f"{source}: must be a YAML mapping, got {type(data).__name__}")
     try:
-        return Contract.model_validate(data)
+        contract = Contract.model_validate(data)
+        contract._source = source
+        return contract
     except ValidationError as exc:
         err = exc.errors()[0]
         loc, text = list(err["loc"]), _describe(err)

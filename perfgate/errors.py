@@ -35,6 +35,11 @@ class MeasurementError(UsageError):
     Exit 2: it is bad input (a broken repro or profiler), not a perfgate fault."""
 
 
+class SuiteError(UsageError):
+    """A suite that cannot be gated: results that do not parse, a benchmark missing on one
+    side, a name that is not in the results. Nothing half-measured is ever gated. Exit 2."""
+
+
 class RunFailed(MeasurementError):
     """A measured run failed, timed out or lost a metric; `role` names the side it ran for."""
 

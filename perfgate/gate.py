@@ -11,7 +11,9 @@ from perfgate import stats
 from perfgate.contract import Contract, Metric
 from perfgate.sequential import Look, single
 
-DOCUMENT_VERSION = 1
+# 2: `benchmarks` and `suite` (a suite's per-benchmark results); version 1 documents are
+# read through perfgate.schemas.upgrade.
+DOCUMENT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Verdict:
                 "mode": self.threshold.get("mode", "improvement"),
                 "base": dict(base), "candidate": dict(candidate), "primary": primary,
                 "watchdogs": watchdogs, "threshold": dict(self.threshold),
-                "sequential": self.sequential(), "reasons": list(self.reasons)}
+                "sequential": self.sequential(), "reasons": list(self.reasons),
+                "benchmarks": [], "suite": None}
 
     def sequential(self) -> dict[str, Any]:
         """How the decision was reached: each round of runs ends in one look at the data."""

@@ -101,6 +101,10 @@ class RunRecord:
     missing: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     timeout_s: float = 0.0
+    # A suite invocation: benchmark -> metric -> its one sample, and the invocation's own
+    # data points behind it (perfgate.suites.runner fills these; empty for a plain run).
+    benchmarks: dict[str, dict[str, float]] = field(default_factory=dict)
+    points: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -113,3 +113,39 @@ def along_commits(doc: dict, path: Path, *, title: str) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def ratios(verdict, path: Path, *, title: str) -> Path:
+    """A suite's gate: every benchmark's median ratio candidate/baseline with its 95% CI
+    (a forest plot), the geometric mean at the bottom; left of 1 is faster when lower is
+    better. Colours say what the gate concluded for each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"improved": "tab:green", "regressed": "tab:red", "slower": "tab:orange",
+              "undecided": "tab:purple", "unchanged": "tab:gray"}
+    rows = [(b.name, b.candidate_median / b.baseline_median
+             if b.baseline_median and b.candidate_median is not None else None,
+             b.ci_low, b.ci_high, colors.get(b.status, "tab:gray")) for b in verdict.benchmarks]
+    g = (verdict.suite or {}).get("geomean")
+    if g and g.get("ratio") is not None:
+        rows.append(("geometric mean", g["ratio"], g["ci_low"], g["ci_high"], "black"))
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * len(rows)))
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, ratio, lo, hi, color) in zip(ys, rows):
+        if ratio is None:
+            continue
+        if lo is not None and hi is not None:
+            ax.hlines(y, lo, hi, color=color, linewidth=2)
+        ax.plot([ratio], [y], "o", color=color, markersize=5)
+    ax.axvline(1.0, color="black", linewidth=0.8, linestyle=":")
+    ax.set_yticks(ys, [r[0][:48] for r in rows], fontsize=7)
+    ax.set_xlabel("median ratio candidate / baseline (95% CI)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -197,3 +197,33 @@ def detect(root: Path) -> RepoContext:
         notes += f.notes
     return RepoContext(primary.language, primary.runtime, primary.package_manager,
                        tuple(sorted(set(benches))), tuple(notes))
+
+
+def suite_for(root: Path, ctx: RepoContext | None = None) -> dict | None:
+    """The `suite:` section for the harness the repository already uses, or None. Never runs
+    anything; `perfgate init` offers it instead of a repro command."""
+    ctx = ctx or detect(root)
+    notes = " ".join(ctx.notes)
+    if "asv.conf.json" in ctx.existing_benchmarks:
+        return {"format": "asv", "command": "asv run -E existing --set-commit-hash "
+                "$(git rev-parse HEAD) --record-samples -m perfgate"}
+    if re.search(r"\bpytest-benchmark\b", notes):
+        return {"format": "pytest-benchmark",
+                "command": "python -m pytest -q --benchmark-only --benchmark-json={output}"}
+    if ctx.language == "go" and any(b.endswith("_test.go") for b in ctx.existing_benchmarks):
+        return {"format": "go-test",
+                "command": "go test -run '^$' -bench . -benchmem -count 3 ./... > {output}"}
+    if ctx.language in ("javascript", "typescript") and "package.json:scripts.bench" in \
+            ctx.existing_benchmarks and _has_dep(root, "mitata"):
+        return {"format": "mitata", "command": "npm run --silent bench > {output}"}
+    return None
+
+
+def _has_dep(root: Path, name: str) -> bool:
+    try:
+        pkg = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    deps = {**(pkg.get("dependencies") or {}), **(pkg.get("devDependencies") or {})} \
+        if isinstance(pkg, dict) else {}
+    return name in deps

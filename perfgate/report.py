@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from perfgate import suite_report
 from perfgate.metrics import BUILTIN_METRICS
 
 
@@ -163,6 +164,7 @@ def verdict_markdown(contract: str, doc: Mapping[str, object], plot: str | None 
         lines += [markdown_table(VERDICT_HEADER, verdict_rows(doc)), ""]
     if sequential_text(doc):
         lines += [sequential_text(doc), ""]
+    lines += suite_report.markdown_lines(doc)
     reasons = doc.get("reasons") or []
     lines += ["## Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
     if doc.get("warnings"):
@@ -179,6 +181,7 @@ def verdict_text(doc: Mapping[str, object]) -> str:
         lines += ["", plain_table(VERDICT_HEADER, verdict_rows(doc))]
     if sequential_text(doc):
         lines.append(sequential_text(doc))
+    lines += suite_report.text_lines(doc)
     lines += [f"- {r}" for r in doc.get("reasons") or []]
     lines += [f"warning: {w}" for w in doc.get("warnings") or []]
     return "\n".join(lines)
@@ -204,7 +207,8 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
                   f"| head median | {num(m['candidate_median'])} |",
                   f"| change (positive is better) | {_pct(m['change_pct'])} |"]
         if role == "primary":
-            test = "one-sided Mann-Whitney" if m.get("test") == "mann_whitney" else "2-sigma rule"
+            test = {"mann_whitney": "one-sided Mann-Whitney", "geomean_bootstrap":
+                    "bootstrap of the geometric mean"}.get(m.get("test"), "2-sigma rule")
             lines += [f"| 95% CI of the median ratio | [{num(m['ci_low'], 3)}, "
                       f"{num(m['ci_high'], 3)}] |",
                       f"| p ({test}) | {num(m['p_value'], 3)} |",
@@ -217,6 +221,7 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
         result = "pass" if m["passed"] else (
             "undecided" if role == "primary" and doc.get("verdict") == "inconclusive" else "FAIL")
         lines += [f"| result | {result} |", ""]
+    lines += suite_report.markdown_lines(doc)
     reasons = doc.get("reasons") or []
     lines += ["#### Reasons", ""] + ([f"- {r}" for r in reasons] or ["- every condition held"])
     lines += [f"- **warning:** {w}" for w in doc.get("warnings") or []]

@@ -62,6 +62,12 @@ class Recorder:
     def __post_init__(self) -> None:
         if self.ledger is None:
             self.ledger = Path(self.store.path).parent / "running"
+        if getattr(self.contract, "suite", None) is not None and \
+                self.executor is harness.run_once:
+            # A suite's run is one invocation of all its benchmarks (perfgate.suites.runner).
+            from perfgate.suites.runner import Invoker
+
+            self.executor = Invoker(self.contract)
 
     def open(self, sides: Sequence[Side], fingerprint: dict) -> None:
         ids = self.store.begin_sessions([

@@ -191,6 +191,7 @@ def same_code_disagree(earlier: Sequence[float], now: Sequence[float]) -> float 
     gap = abs(math.log(b / a))
     return b / a if gap > max(SAME_CODE_FLOOR, SAME_CODE_SIGMAS * pooled) else None
 
+
 def bootstrap_median_ci(values: Sequence[float], *, confidence: float = 0.95,
                         n_resamples: int = 2000, seed: int = SEED
                         ) -> tuple[float | None, float | None]:
@@ -213,3 +214,87 @@ def bootstrap_median_ci(values: Sequence[float], *, confidence: float = 0.95,
         res = stats.bootstrap((v,), np.median, n_resamples=n_resamples, vectorized=True,
                               confidence_level=confidence, method="percentile", rng=seed)
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+# -- a family of tests (a suite's benchmarks) ------------------------------------------------
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values: reject H_i when adjusted p_i < alpha, and the chance
+    of any false rejection over the whole family stays <= alpha (family-wise error rate), for
+    any dependence between the tests. Sidedness is that of the p-values given."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (scipy's false_discovery_control): rejecting every
+    adjusted p < alpha keeps the expected share of false discoveries among the rejections
+    <= alpha (false discovery rate), for independent or positively dependent tests."""
+    from scipy import stats
+
+    if not p_values:
+        return []
+    return [float(p) for p in stats.false_discovery_control(list(p_values), method="bh")]
+
+
+def adjust(p_values: Sequence[float], method: str) -> list[float]:
+    """The contract's correction over a family: holm, bh, or none (the p-values as they are)."""
+    if method == "holm":
+        return holm(p_values)
+    if method == "bh":
+        return benjamini_hochberg(p_values)
+    return [float(p) for p in p_values]
+
+
+@dataclass(frozen=True)
+class GeomeanRatio:
+    ratio: float          # geometric mean over benchmarks of median(candidate) / median(baseline)
+    ci_low: float
+    ci_high: float
+    p_better: float       # bootstrap: share of resampled ratios >= 1 (lower is better: not better)
+    p_worse: float        # share of resampled ratios <= 1
+
+
+def geomean_ratio(baseline, candidate, *, confidence: float = 0.95, n_resamples: int = 2000,
+                  seed: int = SEED) -> GeomeanRatio | None:
+    """The geometric mean of the per-benchmark median ratios (as pyperf and Google Benchmark
+    summarise a suite) with a percentile bootstrap CI.
+
+    `baseline` and `candidate` are (invocations x benchmarks) arrays: one value per benchmark
+    per invocation. The bootstrap resamples whole invocations of each side (the same rows for
+    every benchmark), so the correlation between benchmarks of one invocation, which a busy
+    machine creates, is kept. Two-sided at `confidence`; the one-sided bootstrap p-values say
+    how often a resample lands on the other side of 1 (at least 1 / (n_resamples + 1)).
+    None when a baseline median is 0 or a side is empty.
+    """
+    import numpy as np
+
+    b, c = np.asarray(baseline, float), np.asarray(candidate, float)
+    if b.ndim != 2 or c.ndim != 2 or b.shape[0] == 0 or c.shape[0] == 0 or b.shape[1] == 0 \
+            or b.shape[1] != c.shape[1]:
+        return None
+    mb, mc = np.median(b, axis=0), np.median(c, axis=0)
+    if np.any(mb <= 0) or np.any(mc <= 0):
+        return None
+    point = float(np.exp(np.mean(np.log(mc / mb))))
+    rng = np.random.default_rng(seed)
+    ib = rng.integers(0, b.shape[0], size=(n_resamples, b.shape[0]))
+    ic = rng.integers(0, c.shape[0], size=(n_resamples, c.shape[0]))
+    rb = np.median(b[ib], axis=1)            # (n_resamples, benchmarks)
+    rc = np.median(c[ic], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.mean(np.log(rc / rb), axis=1)
+    logs = logs[np.isfinite(logs)]
+    if logs.size == 0:
+        return None
+    tail = (1 - confidence) / 2
+    lo, hi = np.exp(np.quantile(logs, [tail, 1 - tail]))
+    p_better = (np.sum(logs >= 0) + 1) / (logs.size + 1)
+    p_worse = (np.sum(logs <= 0) + 1) / (logs.size + 1)
+    return GeomeanRatio(point, float(lo), float(hi), float(p_better), float(p_worse))

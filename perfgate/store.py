@@ -306,10 +306,24 @@ class Store:
                     [session_id, idx, warmup, record.exit_code, record.timed_out,
                      record.stdout_sha256, record.stdout_bytes, record.stderr_tail, _now()],
                 ).fetchone()[0]
-                rows = [(run_id, session_id, k, float(v))
+                rows = [(run_id, session_id, k, float(v), None)
                         for k, v in sorted(record.metrics.items())]
+                benchmarks = getattr(record, "benchmarks", None) or {}
+                rows += [(run_id, session_id, k, float(v), b)
+                         for b, values in sorted(benchmarks.items())
+                         for k, v in sorted(values.items())]
                 if rows:
-                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
+                    con.executemany("INSERT INTO samples (run_id, session_id, metric, value, "
+                                    "benchmark) VALUES (?, ?, ?, ?, ?)", rows)
+                # A suite invocation's own data points: one statement per benchmark and metric
+                # (a list parameter unnested), as row-by-row inserts of a harness's thousands
+                # of rounds took seconds per invocation.
+                for b, values in sorted((getattr(record, "points", None) or {}).items()):
+                    for k, vs in sorted(values.items()):
+                        con.execute("INSERT INTO points SELECT ?, ?, ?, ?, "
+                                    "generate_subscripts(l, 1) - 1, unnest(l) "
+                                    "FROM (SELECT ?::DOUBLE[] AS l)",
+                                    [run_id, session_id, b, k, [float(v) for v in vs]])
             for session_id, status in (finish or {}).items():
                 # Only a running session can end: an aborted one never becomes complete later.
                 con.execute("UPDATE sessions SET status = ?, finished = ? "
@@ -362,6 +376,7 @@ class Store:
                 "CASE WHEN avg(m.value) <> 0 THEN stddev_samp(m.value) / avg(m.value) END, "
                 "min(m.value), max(m.value) FROM samples m JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id = ? AND r.session_id = ? AND NOT r.warmup "
+                "AND m.benchmark IS NULL "
                 "GROUP BY m.metric ORDER BY m.metric", [session_id, session_id]).fetchall()
         return {row[0]: Summary(*row[1:]) for row in rows}
 
@@ -372,7 +387,8 @@ class Store:
             return [r[0] for r in con.execute(
                 "SELECT m.value FROM samples m JOIN runs r ON r.id = m.run_id "
                 "WHERE m.session_id = ? AND r.session_id = ? AND m.metric = ? AND NOT r.warmup "
-                "ORDER BY r.idx", [session_id, session_id, metric]).fetchall()]
+                "AND m.benchmark IS NULL ORDER BY r.idx",
+                [session_id, session_id, metric]).fetchall()]
 
     def values(self, session_ids: Sequence[int], metrics: Sequence[str]
                ) -> dict[int, dict[str, list[float]]]:
@@ -390,10 +406,29 @@ class Store:
                 "WHERE m.session_id IN (SELECT unnest($1::BIGINT[])) "
                 "AND r.session_id IN (SELECT unnest($1::BIGINT[])) "
                 "AND m.metric IN (SELECT unnest($2::VARCHAR[])) AND NOT r.warmup "
-                "ORDER BY m.session_id, m.metric, r.idx",
+                "AND m.benchmark IS NULL ORDER BY m.session_id, m.metric, r.idx",
                 [list(session_ids), list(metrics)]).fetchall()
         for sid, metric, value in rows:
             out[sid][metric].append(value)
+        return out
+
+    def suite_values(self, session_ids: Sequence[int], metrics: Sequence[str]
+                     ) -> dict[int, dict[str, dict[str, list[float]]]]:
+        """A suite's samples: session -> benchmark -> metric -> one value per invocation, in
+        invocation order, in one read. Running or aborted sessions are refused."""
+        out: dict[int, dict[str, dict[str, list[float]]]] = {sid: {} for sid in session_ids}
+        with self._tx() as con:
+            for sid in session_ids:
+                self._check_usable(con, sid, False)
+            rows = con.execute(
+                "SELECT m.session_id, m.benchmark, m.metric, m.value FROM samples m "
+                "JOIN runs r ON r.id = m.run_id "
+                "WHERE m.session_id IN (SELECT unnest(?::BIGINT[])) "
+                "AND m.metric IN (SELECT unnest(?::VARCHAR[])) AND NOT r.warmup "
+                "AND m.benchmark IS NOT NULL ORDER BY m.session_id, m.benchmark, m.metric, r.idx",
+                [list(session_ids), list(metrics)]).fetchall()
+        for sid, bench, metric, value in rows:
+            out[sid].setdefault(bench, {}).setdefault(metric, []).append(value)
         return out
 
     def _dicts(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -500,12 +535,14 @@ class Store:
         return text  # the local store has no secrets; the shared one masks its credentials
 
     def history(self, *, metric: str, contract: str | None = None, last: int = 20,
-                machine: str | None = None) -> tuple[list[str], list[tuple]]:
+                machine: str | None = None, benchmark: str | None = None
+                ) -> tuple[list[str], list[tuple]]:
         """Complete baseline/candidate sessions, newest first: machine, median of `metric`, the
         change against the session before it on the same machine (same contract; positive =
         the number went up), and the verdict when a decision used the session as its candidate.
-        Only the sessions shown (and the ones before them) are aggregated."""
-        return self.query(named_query("history"), [metric, contract, machine, last])
+        Only the sessions shown (and the ones before them) are aggregated. `benchmark`: one
+        benchmark of a suite (None: a single repro's runs)."""
+        return self.query(named_query("history"), [metric, contract, machine, last, benchmark])
 
     def export(self, path: Path, fmt: str) -> int:
         """Samples joined with their runs and sessions, streamed by DuckDB's COPY to csv,
@@ -518,7 +555,8 @@ class Store:
                                ).fetchone()[0]
 
     def plot_series(self, *, metric: str, contract: str, machine: str | None = None,
-                    max_points: int = 400) -> list[dict[str, Any]]:
+                    max_points: int = 400, benchmark: str | None = None
+                    ) -> list[dict[str, Any]]:
         """Per complete session in time order: median, quartiles, min, max; accepted marks.
         Beyond `max_points` sessions, every `step`-th session (of `total`) and every accepted
         one: only those are aggregated. Sessions of several machines are never drawn as one
@@ -530,7 +568,8 @@ class Store:
             shown = ", ".join(str(m) for m in machines[:5]) + (", …" if len(machines) > 5 else "")
             raise UsageError(f"{contract} was measured on {len(machines)} machines ({shown}); "
                              "name one with --machine")
-        columns, rows = self.query(named_query("plot"), [metric, contract, machine, max_points])
+        columns, rows = self.query(named_query("plot"),
+                                   [metric, contract, machine, max_points, benchmark])
         return [dict(zip(columns, r)) for r in rows]
 
     def record_calibration(self, **fields: Any) -> int:

@@ -69,27 +69,33 @@ def create(root: Path, name: str, given: dict[str, Any], *, ask: Asker | None,
     domain = q("domain", "Domain", "cli_startup", DOMAINS)
     description = q("description", "What is measured (one line)", "" if domain != "custom"
                     else None)
-    repro = q("repro", "Repro command (run from the project root; deterministic)", None)
-    if not repro:
+    ctx = recon.detect(root)
+    suite = _suite(root, ctx, given, ask)
+    repro = None if suite else q("repro", "Repro command (run from the project root; "
+                                 "deterministic)", None)
+    if not repro and not suite:
         raise UsageError("init: a repro command is required (--repro 'CMD')")
-    primary = q("primary", "Primary metric", _default_primary(domain))
-    unit = q("unit", "Unit of the primary metric", BUILTIN_METRICS.get(primary, ""))
+    primary = q("primary", "Primary metric", "time" if suite and "format" in suite
+                else _default_primary(domain))
+    unit = q("unit", "Unit of the primary metric", BUILTIN_METRICS.get(primary, "s" if suite
+                                                                       else ""))
     lower = not given.get("higher_is_better") if given.get("higher_is_better") is not None else (
         q("lower_is_better", "Lower is better?", "yes", ("yes", "no")) == "yes")
     watchdogs = _watchdogs(domain, given, ask)
     pct = float(q("threshold_pct", "Minimum improvement (%)", 20))
     warmup = int(q("warmup", "Warmup runs", 1))
-    runs = int(q("runs", "Measurement runs (at least 3; 5+ for significance)", 5))
-    ctx = recon.detect(root)
+    runs = int(q("runs", "Measurement runs (at least 3; 5+ for significance)",
+                 contract_mod.SUITE_RUNS if suite else 5))
     prep = stacks.propose(root, ctx)
     setup = q("setup", "Set-up: install dependencies in each worktree (empty: none)"
               + "".join(f"; {n}" for n in prep.notes if "gitignore" in n), prep.setup or "")
     build = q("build", "Build: compile in each worktree, before any timing (empty: none)",
               prep.build or "")
     verify = q("verify", "Verify command that must pass on every candidate (empty: none)", "")
-    rec = stacks.recommend(ctx, domain, repro, f".perfgate/{name}", root=root)
+    profiled = repro or suite["command"].replace("{output}", "/dev/null")
+    rec = stacks.recommend(ctx, domain, profiled, f".perfgate/{name}", root=root)
     tool = q("profiler", f"Profiler ({rec.note})", rec.tool)
-    profiler = _profiler(tool, rec, given, ctx, domain, repro, name, root)
+    profiler = _profiler(tool, rec, given, ctx, domain, profiled, name, root)
     secrets = q("secrets", "Secrets file path (empty: none)", "")
     data = {
         "version": contract_mod.CONTRACT_VERSION, "name": name, "domain": domain,
@@ -107,6 +113,8 @@ def create(root: Path, name: str, given: dict[str, Any], *, ask: Asker | None,
         "profiler": profiler,
         "secrets_file_path": secrets or None,
     }
+    if suite:
+        data["suite"] = suite   # watchdogs on memory then watch the whole harness run
     contract = contract_mod.from_mapping(data, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(HEADER.format(name=name) + contract_mod.to_yaml(contract), encoding="utf-8")
@@ -139,6 +147,25 @@ def _profiler(tool: str, rec, given: dict[str, Any], ctx, domain: str, repro: st
                              f"with --profiler-command CMD --profiler-output PATH (known: "
                              f"{', '.join(stacks.KNOWN_TOOLS)})")
     return {"tool": rec.tool, "command": rec.command, "output_path": rec.output_path}
+
+
+def _suite(root: Path, ctx, given: dict[str, Any], ask: Asker | None) -> dict[str, Any] | None:
+    """The harness the repository already has, offered as the contract's suite (--suite
+    takes it without asking, --no-suite or --repro leave it out)."""
+    from perfgate import recon
+
+    if given.get("repro") or given.get("suite") is False:
+        return None
+    found = recon.suite_for(root, ctx)
+    if found is None:
+        if given.get("suite"):
+            raise UsageError("init: --suite: no benchmark harness found here (pytest-benchmark, "
+                             "asv, go test -bench or mitata); write suite: by hand")
+        return None
+    if given.get("suite") or ask is None:
+        return found
+    question = f"Gate the existing {found['format']} suite (`{found['command']}`)?"
+    return found if ask(question, "yes", ("yes", "no")) == "yes" else None
 
 
 def _watchdogs(domain: str, given: dict[str, Any], ask: Asker | None) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ def test_document_is_json_and_matches_the_schema():
         contract="t", base={"commit": "a", "session": 1},
         candidate={"commit": "b", "tree": "c", "session": 2})
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == 1 and doc["verdict"] == "accepted"
+    assert doc["version"] == 2 and doc["verdict"] == "accepted"
     assert set(doc["primary"]) == {"name", "unit", "lower_is_better", "baseline_median",
                                    "candidate_median", "change_pct", "ci_low", "ci_high",
                                    "p_value", "test", "alpha", "n_baseline", "n_candidate",

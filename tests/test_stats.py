@@ -2,6 +2,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sp
 
 from perfgate import stats
@@ -81,3 +83,49 @@ def test_same_code_disagree_only_far_beyond_the_noise():
     assert stats.same_code_disagree(noisy, [0.55, 0.7, 0.5, 0.8, 0.6]) is None  # within its CV
     assert stats.same_code_disagree([1.0, 1.0, 1.0], [1.3, 1.3, 1.3]) is not None  # exact metric
     assert stats.same_code_disagree([1.0], [3.0]) is None                       # too few runs
+
+
+# -- a family of tests (suites) -------------------------------------------------------------
+
+def test_holm_matches_its_step_down_definition():
+    from perfgate.stats import holm
+
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.06, 0.04) = 0.06
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([]) == [] and holm([0.9, 0.9]) == [1.0, 1.0]
+
+
+def test_bh_is_scipys_false_discovery_control():
+    from perfgate.stats import adjust, benjamini_hochberg
+
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert benjamini_hochberg(p) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert adjust(p, "none") == p
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=30))
+def test_corrections_never_make_a_p_value_smaller_and_holm_is_the_strictest(p):
+    from perfgate.stats import benjamini_hochberg, holm
+
+    h, b = holm(p), benjamini_hochberg(p)
+    for raw, hp, bp in zip(p, h, b):
+        assert raw <= bp + 1e-12 and bp <= hp + 1e-12 and hp <= 1.0
+
+
+def test_geomean_ratio_and_its_bootstrap_interval():
+    import random
+
+    from perfgate.stats import geomean_ratio
+
+    rng = random.Random(5)
+    base = [[(1 + j) * rng.gauss(1, 0.02) for j in range(8)] for _ in range(10)]
+    cand = [[(1 + j) * rng.gauss(1, 0.02) * (0.5 if j == 0 else 1.0) for j in range(8)]
+            for _ in range(10)]
+    g = geomean_ratio(base, cand)
+    assert g.ratio == pytest.approx(0.5 ** (1 / 8), rel=0.02)
+    assert g.ci_low < g.ratio < g.ci_high < 1 and g.p_better < 0.01 and g.p_worse > 0.99
+    same = geomean_ratio(base, base)
+    assert same.ratio == pytest.approx(1.0) and same.ci_low <= 1 <= same.ci_high
+    assert geomean_ratio([], cand) is None and geomean_ratio(base, [r[:3] for r in cand]) is None

@@ -1,4 +1,5 @@
--- `perfgate history`: $1 metric, $2 contract (NULL: all), $3 machine (NULL: all), $4 how many.
+-- `perfgate history`: $1 metric, $2 contract (NULL: all), $3 machine (NULL: all), $4 how many,
+-- $5 benchmark (NULL: a contract's single repro; a suite's benchmark by name).
 -- The newest complete baseline/candidate sessions are picked from `sessions` first, and only
 -- they (and the session before each on the same contract and machine) are aggregated: their
 -- runs first, then their samples, so DuckDB's join filters let zone maps skip the rest and the
@@ -19,7 +20,7 @@ WITH ranked AS (
 ), stats AS (
     SELECT m.session_id, count(*) AS n, median(m.value) AS median
     FROM samples m JOIN wanted_runs r ON r.id = m.run_id AND r.session_id = m.session_id
-    WHERE m.metric = $1
+    WHERE m.metric = $1 AND m.benchmark IS NOT DISTINCT FROM $5
     GROUP BY m.session_id
 )
 SELECT p.started, p.contract, p.machine, p.commit_sha, p.role, s.n, s.median,

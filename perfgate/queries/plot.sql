@@ -1,4 +1,5 @@
--- `perfgate plot`: $1 metric, $2 contract, $3 machine (NULL: any), $4 most points drawn.
+-- `perfgate plot`: $1 metric, $2 contract, $3 machine (NULL: any), $4 most points drawn,
+-- $5 benchmark (NULL: a contract's single repro).
 -- One point per complete baseline/candidate session in time order: median, quartiles, min and
 -- max over its measurement runs. Beyond $4 sessions an 800-pixel plot cannot show them all:
 -- every step-th session is drawn (step = ceil(total / $4)), and every accepted one, so only
@@ -22,7 +23,7 @@ WITH picked AS (
     SELECT m.session_id, median(m.value) AS median, quantile_cont(m.value, 0.25) AS q1,
            quantile_cont(m.value, 0.75) AS q3, min(m.value) AS lo, max(m.value) AS hi
     FROM samples m JOIN shown_runs r ON r.id = m.run_id AND r.session_id = m.session_id
-    WHERE m.metric = $1
+    WHERE m.metric = $1 AND m.benchmark IS NOT DISTINCT FROM $5
     GROUP BY m.session_id
 )
 SELECT s.id, s.started, s.role, s.commit_sha, t.median, t.q1, t.q3, t.lo, t.hi, s.accepted,

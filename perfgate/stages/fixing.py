@@ -57,6 +57,13 @@ def next_hotspot(ws: Workspace, state: State) -> dict | None:
     return next((h for h in doc.get("hotspots", []) if h["key"] not in tried), None)
 
 
+def _suite_goal(ws: Workspace, state: State) -> str:
+    from perfgate.suites import focus
+
+    c = ws.contract
+    return focus.goal(c, focus.targets(c, ws.project.store(), state.baseline_session))
+
+
 def brief(ws: Workspace, spot: dict, state: State) -> str:
     """What the fixer is told: the goal, the hotspot and its code, the rules, what failed."""
     from perfgate import hotspots, report
@@ -74,7 +81,8 @@ def brief(ws: Workspace, spot: dict, state: State) -> str:
                                  p.unit, c.significance.alpha)
     lines = [f"# Fixing brief: {c.name}, iteration {state.iteration + 1}", "",
              "## Goal", "",
-             f"Make `{c.repro.script}` faster: {p.name} ({p.unit}, "
+             (_suite_goal(ws, state) if c.suite is not None else
+              f"Make `{c.repro.script}` faster") + f": {p.name} ({p.unit}, "
              f"{'lower' if p.lower_is_better else 'higher'} is better) must be {need}, "
              "with no watchdog regressing" +
              (": " + ", ".join(f"{w.name} by more than {w.max_regression_pct:g}%"

@@ -17,6 +17,8 @@ from perfgate.workspace import Workspace
 def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Verdict:
     """The pure decision over the samples as stored (what SQL sees is what decides)."""
     c = ws.contract
+    if c.suite is not None:
+        return _judge_suite(ws, pair, mode)
     if pair.verify_failure:
         empty = gate.Samples(values={})
         return gate.decide(empty, empty, c, verify_failure=pair.verify_failure, look=pair.look)
@@ -30,6 +32,24 @@ def judge(ws: Workspace, pair: Pair, mode: gate.Mode = "improvement") -> gate.Ve
     base = gate.Samples(b, failures=tuple(pair.base.problems))
     cand = gate.Samples(cnd, failures=tuple(pair.candidate.problems))
     return gate.decide(base, cand, c, mode=mode, look=pair.look)
+
+
+def _judge_suite(ws: Workspace, pair: Pair, mode: gate.Mode) -> gate.Verdict:
+    from perfgate import suite_gate
+
+    c = ws.contract
+    empty = suite_gate.SuiteSamples({})
+    if pair.verify_failure:
+        return suite_gate.decide(empty, empty, c, verify_failure=pair.verify_failure,
+                                 look=pair.look)
+    if pair.run_failure:
+        failed = suite_gate.SuiteSamples({}, failures=(pair.run_failure.message,))
+        on_candidate = pair.run_failure.role == pair.candidate.role
+        return suite_gate.decide(*((empty, failed) if on_candidate else (failed, empty)), c,
+                                 look=pair.look)
+    b, cnd = suite_gate.stored_samples(ws.project.store(),
+                                       [pair.base.session_id, pair.candidate.session_id], c)
+    return suite_gate.decide(b, cnd, c, mode=mode, look=pair.look)
 
 
 def _values(ws: Workspace, pair: Pair) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -130,7 +150,8 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     plot_name = None
     if not (pair.verify_failure or pair.run_failure) and verdict.primary is not None:
         plot_name = "gating.png"
-        plot_samples(ws, pair, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}")
+        plot_samples(ws, pair, ws.dir / plot_name, title=f"{ws.name}: {verdict.verdict}",
+                     verdict=verdict)
     meta = {"epoch": epoch, "result": verdict.verdict, "contract": ws.name,
             "base_session": pair.base.session_id or None,
             "candidate_session": pair.candidate.session_id or None,
@@ -143,9 +164,13 @@ def write(ws: Workspace, verdict: gate.Verdict, doc: dict[str, Any], *, epoch: i
     return art
 
 
-def plot_samples(ws: Workspace, pair: Pair, path, title: str):
-    """Both samples of every metric, from the store, as a PNG."""
+def plot_samples(ws: Workspace, pair: Pair, path, title: str, verdict=None):
+    """Both samples of every metric, from the store, as a PNG; for a suite, every
+    benchmark's ratio with its CI."""
     from perfgate import plot
+
+    if getattr(verdict, "benchmarks", None):
+        return plot.ratios(verdict, path, title=title)
 
     base, cand = _values(ws, pair)
     return plot.samples({n: (base[n], cand[n]) for n in base}, path, title=title)

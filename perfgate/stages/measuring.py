@@ -105,9 +105,16 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
         else:
             _reuse_baseline(ws, store, base, allow_mismatch)
             sides = [cand]
-        base_values = None if interleave else store.values(
-            [base.session_id], [m.name for m in c.metrics.all()])[base.session_id]
-        more = _next_round(c, looks, reached, base, cand, base_values, mode)
+        if c.suite is not None:   # a suite's rounds: stop when every benchmark is clear
+            from perfgate import suite_gate
+
+            base_values = None if interleave else suite_gate.stored_samples(
+                store, [base.session_id], c)[0]
+            more = suite_gate.next_round(c, looks, reached, base, cand, base_values, mode)
+        else:
+            base_values = None if interleave else store.values(
+                [base.session_id], [m.name for m in c.metrics.all()])[base.session_id]
+            more = _next_round(c, looks, reached, base, cand, base_values, mode)
         rec.measure(sides, warmup=c.repro.warmup_runs, runs=c.repro.measurement_runs, more=more)
     except RunFailed as exc:
         # Partial data never decides: the sessions are marked failed. A failure of the

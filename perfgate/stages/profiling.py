@@ -91,7 +91,16 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     except prepare.SetupFailed as exc:
         raise MeasurementError(f"profiling {state.head[:12]} in {ws.display(work)}: {exc}") \
             from None
-    profiler = c.profiler or recommended(ws, work)
+    if c.suite is not None:  # profile the benchmark the loop works on
+        from perfgate.suites import focus
+
+        names = focus.targets(c, ws.project.store(), state.baseline_session)
+        target = names[0] if names else None
+        profiler = c.profiler or recommended(ws, work, focus.script(c, target))
+        profiler = profiler.model_copy(update={"command": focus.fill(profiler.command, c,
+                                                                     target)})
+    else:
+        profiler = c.profiler or recommended(ws, work)
     keep = capture(ws, work, profiler, ws.dir / "profiles" / f"{state.iteration + 1}")
     state.status = Status.PROFILING
     state_mod.write(ws.state_path, state)
@@ -104,16 +113,22 @@ def run(ws: Workspace, *, progress=None) -> Artifact:
     return art
 
 
-def recommendation(ws: Workspace, tree: Path):
+def recommendation(ws: Workspace, tree: Path, script: str | None = None):
+    """The stack's profiler for the repro (a suite: its first target benchmark's command)."""
     from perfgate import recon, stacks
 
-    return stacks.recommend(recon.detect(tree), ws.contract.domain, ws.contract.repro.script,
+    c = ws.contract
+    if script is None and c.suite is not None:
+        from perfgate.suites import focus
+
+        script = focus.script(c, next(iter(focus.targets(c)), None))
+    return stacks.recommend(recon.detect(tree), c.domain, script or c.repro.script or "",
                             f".perfgate/{ws.name}", root=tree)
 
 
-def recommended(ws: Workspace, tree: Path) -> Profiler:
+def recommended(ws: Workspace, tree: Path, script: str | None = None) -> Profiler:
     """No profiler in the contract: the recommendation for this stack, if it runs unattended."""
-    rec = recommendation(ws, tree)
+    rec = recommendation(ws, tree, script)
     if not rec.runnable:
         raise UsageError(f"{ws.display(ws.contract_path)}: profiler: required here; the "
                          f"recommendation for this stack ({rec.tool}) is not a command perfgate "

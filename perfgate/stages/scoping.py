@@ -98,6 +98,10 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
                    stop_on_failure=False, progress=progress, environment=machine)
     rec.measure([side], warmup=contract.repro.warmup_runs, runs=runs)
     names = [m.name for m in contract.metrics.all()]
+    if contract.suite is not None:  # per benchmark below; the invocation has the built-ins
+        from perfgate.metrics import BUILTIN_METRICS
+
+        names = [n for n in names if n in BUILTIN_METRICS]
     pre = Preflight(runs=runs, passed=not side.problems,
                     exit_codes=[r.exit_code for r in side.records],
                     observed={n: side.values(n) for n in names},
@@ -119,7 +123,13 @@ def preflight(ws: Workspace, cwd, commit: str, *, progress=None) -> Preflight:
             pre.warnings.append(v)
     if "instructions" in names:
         pre.warnings += _counter_notes(pre, [r.wall_time for r in side.records])
-    pre.noise = noise_and_power(ws, pre)
+    pre.noise = noise_and_power(ws, pre) if contract.suite is None else []
+    if contract.suite is not None:
+        from perfgate.suites import preflight as suite_preflight
+
+        problems, pre.noise = suite_preflight.check(contract, side.records)
+        pre.problems += problems
+        pre.passed = pre.passed and not problems
     return pre
 
 
@@ -227,7 +237,12 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
     out += ["", "## Contract", "", "### Domain", c.domain]
     if c.description:
         out += ["", c.description]
-    out += ["", "### Repro", f"- script: `{c.repro.script}`",
+    if c.suite is not None:
+        from perfgate.suites import preflight as suite_preflight
+
+        out += ["", "### Suite"] + suite_preflight.describe(c)
+    out += ["", "### Repro", f"- script: `{c.repro.script}`" if c.repro.script else
+            "- script: none (the suite is what is measured)",
             f"- warmup_runs: {c.repro.warmup_runs}",
             f"- measurement_runs: {c.repro.measurement_runs}",
             f"- timeout_s: {c.repro.timeout_s:g}",
@@ -245,7 +260,12 @@ def render(ws: Workspace, ctx: recon.RepoContext, pre: Preflight) -> str:
         out += [f"- tool: {c.profiler.tool}", f"- command: `{c.profiler.command}`",
                 f"- output_path: `{c.profiler.output_path}`"]
     else:
-        rec = stacks.recommend(ctx, c.domain, c.repro.script, f".perfgate/{c.name}", root=ws.root)
+        script = c.repro.script
+        if c.suite is not None:
+            from perfgate.suites import focus
+
+            script = focus.script(c, next(iter(focus.targets(c)), None))
+        rec = stacks.recommend(ctx, c.domain, script or "", f".perfgate/{c.name}", root=ws.root)
         out += ["- none in the contract; recommended for this stack:",
                 f"  - tool: {rec.tool}", f"  - command: `{rec.command}`",
                 f"  - output_path: `{rec.output_path}`", f"  - note: {rec.note}"]
