@@ -12,10 +12,10 @@ def test_0004_upgrades_a_store_made_before_suites(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
     old = [m for m in store_mod.migrations() if m[0] < 4]
     monkeypatch.setattr(store_mod, "migrations", lambda: old)
-    s = store_mod.Store(path)
-    sid = s.begin_session(contract="c", role="baseline")
-    s.finish_session(sid)
-    con = duckdb.connect(str(path))   # a run as perfgate wrote it before 0004
+    store_mod.Store(path).abort_stale()   # a store at migration 0003
+    con = duckdb.connect(str(path))   # a session and a run as perfgate wrote them before 0004
+    sid = con.execute("INSERT INTO sessions (contract, role, started, status) "
+                      "VALUES ('c', 'baseline', now(), 'complete') RETURNING id").fetchone()[0]
     con.execute("INSERT INTO runs (session_id, idx, warmup, exit_code, started) "
                 "VALUES (?, 0, false, 0, now())", [sid])
     con.execute("INSERT INTO samples VALUES ((SELECT max(id) FROM runs), ?, 'wall_time', 0)",
