@@ -124,7 +124,7 @@ def test_an_interrupted_run_resumes_and_keeps_only_what_earned_it(tmp_path):
            for line in report.splitlines() if line.startswith("| ") and "::" in line}
     assert why["examples/demo/slow.py::gap_counts"].startswith("cleared the threshold")
     assert "wall_time median" in why["examples/demo/slow.py::digest"]
-    assert why["examples/demo/slow.py::is_prime"].startswith("verify failed: exit 1")
+    assert why["examples/demo/slow.py::is_prime"].startswith("verify failed (exit 1)")
     assert "test_count" in why["examples/demo/slow.py::is_prime"]
     assert why.get("examples/demo/slow.py::primes_below",
                    "the fixer changed nothing") == "the fixer changed nothing"
