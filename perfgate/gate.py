@@ -1,93 +1,23 @@
 """The gate's decision: a pure function of two samples and a contract. No I/O, no printing."""
 from __future__ import annotations
 
-import math
 import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from perfgate import stats
 from perfgate.contract import Contract, Metric
 from perfgate.sequential import Look, single
 
-# 2: `benchmarks` and `suite` (a suite's per-benchmark results); version 1 documents are
-# read through perfgate.schemas.upgrade.
-DOCUMENT_VERSION = 2
-
-
-@dataclass(frozen=True)
-class Samples:
-    """One side of a comparison: metric -> measured values, and any failed runs."""
-
-    values: Mapping[str, Sequence[float]]
-    failures: Sequence[str] = ()
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    name: str
-    unit: str
-    lower_is_better: bool
-    role: Literal["primary", "watchdog"]
-    baseline_median: float | None
-    candidate_median: float | None
-    change_pct: float | None          # positive means better, % of |baseline median|
-    ci_low: float | None              # bootstrap 95% CI of candidate/baseline median ratio
-    ci_high: float | None
-    p_value: float | None
-    test: str | None
-    alpha: float | None
-    n_baseline: int
-    n_candidate: int
-    limit_pct: float | None           # primary: pct_min; watchdog: max_regression_pct
-    passed: bool
-
-
-VerdictName = Literal["accepted", "rejected", "inconclusive"]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    verdict: VerdictName
-    primary: MetricResult | None
-    watchdogs: tuple[MetricResult, ...] = ()
-    reasons: tuple[str, ...] = ()
-    threshold: Mapping[str, Any] = field(default_factory=dict)
-    look: Look | None = None
-
-    def to_document(self, *, contract: str, base: Mapping[str, Any],
-                    candidate: Mapping[str, Any]) -> dict[str, Any]:
-        """The versioned verdict document (verdict.json, `--json`); NaN becomes null."""
-        p = self.primary
-        primary = None if p is None else _clean({
-            k: asdict(p)[k] for k in ("name", "unit", "lower_is_better", "baseline_median",
-                                      "candidate_median", "change_pct", "ci_low", "ci_high",
-                                      "p_value", "test", "alpha", "n_baseline", "n_candidate",
-                                      "passed")})
-        watchdogs = [_clean({"name": w.name, "unit": w.unit, "lower_is_better": w.lower_is_better,
-                             "baseline_median": w.baseline_median,
-                             "candidate_median": w.candidate_median,
-                             "change_pct": w.change_pct, "max_regression_pct": w.limit_pct,
-                             "passed": w.passed}) for w in self.watchdogs]
-        return {"version": DOCUMENT_VERSION, "verdict": self.verdict, "contract": contract,
-                "mode": self.threshold.get("mode", "improvement"),
-                "base": dict(base), "candidate": dict(candidate), "primary": primary,
-                "watchdogs": watchdogs, "threshold": dict(self.threshold),
-                "sequential": self.sequential(), "reasons": list(self.reasons),
-                "benchmarks": [], "suite": None}
-
-    def sequential(self) -> dict[str, Any]:
-        """How the decision was reached: each round of runs ends in one look at the data."""
-        look = self.look or single(0, 0.0)
-        return {"adaptive": look.of > 1, "rounds": look.number, "looks": look.number,
-                "planned_looks": look.of, "runs_per_side": look.runs,
-                "look_alpha": look.alpha if self.look else None}
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in d.items()}
+# The gate's vocabulary lives in perfgate.verdict; re-exported, as callers say gate.Samples.
+from perfgate.verdict import (  # noqa: F401
+    DOCUMENT_VERSION,
+    MetricResult,
+    Samples,
+    Verdict,
+    VerdictName,
+    _clean,
+)
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -134,9 +64,16 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
     replaces the contract's alpha (a fixed-N gate has one look with all of it).
 
     mode "no-regression" (a CI check on every pull request) turns the primary's condition
-    around: fail only when the candidate is worse by at least the threshold and significantly
-    so (the same test, in the worsening direction); unchanged passes; worse by the threshold
-    but not significant is inconclusive.
+    around: fail when the candidate is worse by at least the threshold and significantly so
+    (the same test, in the worsening direction); pass only when the data rule out a regression
+    as large as the threshold (a non-inferiority test, stats.not_worse_by); anything between
+    is inconclusive. Absence of evidence is not evidence of absence: a 15% slowdown that five
+    noisy runs happen to show as 8% must not pass a 10% gate.
+
+    Watchdogs follow the same rule in both modes: one fails when it regressed beyond its
+    limit significantly, passes when such a regression is ruled out, and is undecided
+    otherwise. With `significance_required: false` the medians alone decide, as the contract
+    asks.
     """
     t = contract.threshold
     look = look or single(len(candidate.values.get(contract.metrics.primary.name, ())),
@@ -172,16 +109,13 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
         for side in missing:
             reasons.append(f"{side} has no values for watchdog {w.name}")
         r = _compare(w, wb, wc, "watchdog", w.max_regression_pct)
-        ok = not missing and r.change_pct is not None and -r.change_pct <= w.max_regression_pct
-        if not missing and not ok:
-            if r.change_pct is None:
-                reasons.append(f"watchdog {w.name}: baseline median is 0, cannot compute a change")
-            else:
-                reasons.append(
-                    f"watchdog {w.name} regressed {-r.change_pct:.1f}% "
-                    f"({_fmt(r.baseline_median, w.unit)} → {_fmt(r.candidate_median, w.unit)}), "
-                    f"more than its {w.max_regression_pct:g}% limit")
-        watchdogs.append(_replace(r, passed=ok))
+        if missing:
+            watchdogs.append(r)
+            continue
+        r, no, unsure = _judge_watchdog(w, wb, wc, r, contract, look)
+        reasons += no
+        undecided += unsure
+        watchdogs.append(r)
     if reasons:          # a clear "no" outranks an undecided primary
         name: VerdictName = "rejected"
     elif undecided:
@@ -288,9 +222,52 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
     return _replace(r, passed=not (reasons or undecided)), reasons, undecided
 
 
+def _margin(t, base_median: float | None) -> float | None:
+    """The regression the threshold stands for, as a fraction of the baseline median. With
+    type both a change counts only when it exceeds both limits, so the larger one binds."""
+    parts = []
+    if t.type in ("pct", "both"):
+        parts.append(t.pct_min / 100)
+    if t.type in ("absolute", "both") and base_median:
+        parts.append(t.absolute_min / abs(base_median))
+    return max(parts) if parts else None
+
+
+def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: float,
+               contract: Contract, look: Look) -> tuple[bool, float, str]:
+    """(ruled out, p, why not): does the data rule out a regression of `margin` or more?"""
+    sig = contract.significance
+    res = stats.not_worse_by(base, cand, lower_is_better=metric.lower_is_better, margin=margin,
+                             test=sig.test)
+    pct = f"{100 * margin:.3g}%"
+    if sig.test != "mann_whitney":
+        ok = res.statistic > look.z_min
+        return ok, res.p_value, (f"a regression of {pct} is not ruled out: with it taken out, "
+                                 f"the candidate mean is not beyond the baseline mean ± "
+                                 f"{look.z_min:.3g} sd (z = {res.statistic:.2f})")
+    ok = res.p_value < look.alpha
+    floor = stats.mw_min_p(len(base), len(cand))
+    if floor >= look.alpha:
+        return ok, res.p_value, (
+            f"a regression of {pct} cannot be ruled out with {len(base)} vs {len(cand)} runs "
+            f"(the smallest possible p is {floor:.3g} >= {_alpha_text(look, sig.alpha)})")
+    return ok, res.p_value, (f"a regression of {pct} is not ruled out: p = {res.p_value:.3g} "
+                             f">= {_alpha_text(look, sig.alpha)}")
+
+
+def _interval_text(r: MetricResult) -> str:
+    """How bad the 95% CI of the ratio allows the change to be, for an undecided reason."""
+    worst, _ = _best_gain(r, worse=True)
+    n = f"n = {r.n_baseline} vs {r.n_candidate}"
+    if worst is None or worst <= 0:
+        return n
+    return f"the 95% CI of the ratio [{r.ci_low:.3g}, {r.ci_high:.3g}] allows {worst:.1f}% worse, {n}"
+
+
 def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], contract: Contract,
                          look: Look) -> tuple[MetricResult, list[str], list[str]]:
-    """Fail only when the candidate is worse by the threshold and significantly so."""
+    """Fail when the candidate is significantly worse by the threshold; pass only when a
+    regression that large is ruled out; undecided otherwise (more runs, or inconclusive)."""
     t, sig = contract.threshold, contract.significance
     r = _compare(prim, base, cand, "primary", t.pct_min)
     res, significant, _ = _significance(prim, base, cand, contract, look, worse_way=True)
@@ -300,17 +277,62 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
             f"{prim.name}: the baseline median is 0, so no relative change exists"], []
     worse_pct = -r.change_pct
     worse_abs = -(r.baseline_median - r.candidate_median) * (1 if prim.lower_is_better else -1)
-    if not _clears(t, worse_pct, worse_abs):
-        return _replace(r, passed=True), [], []
+    beyond = _clears(t, worse_pct, worse_abs)
     moved = f"({_fmt(r.baseline_median, prim.unit)} → {_fmt(r.candidate_median, prim.unit)})"
     limit = (f"the {t.pct_min:g}% threshold" if t.type == "pct" else
              f"the {t.absolute_min:g} {prim.unit} threshold" if t.type == "absolute" else
              f"the {t.pct_min:g}% and {t.absolute_min:g} {prim.unit} thresholds")
-    if t.significance_required and not significant:
-        return _replace(r, passed=False), [], [
-            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, but not "
-            f"significantly: p = {res.p_value:.3g} >= {_alpha_text(look, sig.alpha)}"]
-    sig_text = (f", significant: p = {res.p_value:.3g} < {_alpha_text(look, sig.alpha)}"
-                if t.significance_required else "")
-    return _replace(r, passed=False), [
-        f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}{sig_text}"], []
+    if not t.significance_required:       # the contract asks for the medians alone
+        if not beyond:
+            return _replace(r, passed=True), [], []
+        return _replace(r, passed=False), [
+            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}"], []
+    if beyond and significant:
+        return _replace(r, passed=False), [
+            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, "
+            f"significant: p = {res.p_value:.3g} < {_alpha_text(look, sig.alpha)}"], []
+    margin = _margin(t, r.baseline_median)
+    if margin is None:
+        return _replace(r, passed=False), [f"{prim.name}: no threshold to rule out"], []
+    ok, p_nw, why_not = _rules_out(prim, base, cand, margin, contract, look)
+    r = _replace(r, p_not_worse=p_nw)
+    if ok:
+        return _replace(r, passed=True), [], []
+    if beyond:
+        head = (f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, but "
+                f"not significantly (p = {res.p_value:.3g}), and {why_not}")
+    else:
+        head = f"{prim.name} median moved {_signed(r.change_pct)} {moved}, but {why_not}"
+    return _replace(r, passed=False), [], [f"{head}; {_interval_text(r)}"]
+
+
+def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricResult,
+                    contract: Contract, look: Look
+                    ) -> tuple[MetricResult, list[str], list[str]]:
+    """A watchdog fails when it regressed beyond its limit (significantly, when the contract
+    requires significance) and passes only when such a regression is ruled out."""
+    if r.change_pct is None:
+        return r, [f"watchdog {w.name}: baseline median is 0, cannot compute a change"], []
+    regressed = -r.change_pct > w.max_regression_pct
+    moved = f"({_fmt(r.baseline_median, w.unit)} → {_fmt(r.candidate_median, w.unit)})"
+    said = (f"watchdog {w.name} regressed {-r.change_pct:.1f}% {moved}, more than its "
+            f"{w.max_regression_pct:g}% limit")
+    if not contract.threshold.significance_required:
+        return _replace(r, passed=not regressed), ([said] if regressed else []), []
+    res, significant, _ = _significance(w, base, cand, contract, look, worse_way=True)
+    if regressed and significant:
+        return r, [f"{said}, significant: p = {res.p_value:.3g}"], []
+    ok, p_nw, why_not = _rules_out(w, base, cand, w.max_regression_pct / 100, contract, look)
+    r = _replace(r, p_not_worse=p_nw, passed=ok)
+    if ok:
+        return r, [], []
+    head = (f"{said}, but not significantly (p = {res.p_value:.3g}), and" if regressed else
+            f"watchdog {w.name} moved {_signed(r.change_pct)} {moved}, but")
+    return r, [], [f"{head} {why_not}; {_interval_text(r)}"]
+
+
+def _signed(change_pct: float | None) -> str:
+    """A change in the gate's sign convention, as words: '3.1% better' / '4.0% worse'."""
+    if change_pct is None:
+        return "by an unknown amount"
+    return f"{abs(change_pct):.1f}% " + ("better" if change_pct >= 0 else "worse")

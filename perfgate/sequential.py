@@ -67,11 +67,16 @@ def _z(q: float) -> float:
     return statistics.NormalDist().inv_cdf(q)
 
 
-def adaptive_enabled(setting: bool | None, override: bool | None = None) -> bool:
+def adaptive_enabled(setting: bool | None, override: bool | None = None,
+                     mode: str = "improvement") -> bool:
     """--adaptive/--no-adaptive, else the contract, else on for interactive use and off in CI
-    (where the runner's minutes are budgeted and `$CI` is set by every major provider)."""
+    (where the runner's minutes are budgeted and `$CI` is set by every major provider) -- except
+    for a no-regression check, which passes only when a regression is ruled out: when the first
+    round cannot tell, more rounds (up to the cap) are what stands between it and exit 4."""
     if override is not None:
         return override
     if setting is not None:
         return setting
+    if mode == "no-regression":
+        return True
     return os.environ.get("CI", "").lower() in ("", "0", "false", "no")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from perfgate import gate
-from perfgate.gate import _best_gain, _clears  # the gate's threshold arithmetic, not a copy
+from perfgate.gate import _best_gain, _clears, _signed  # the gate's threshold arithmetic, not a copy
 
 if TYPE_CHECKING:
     from perfgate.contract import Contract
@@ -100,13 +100,6 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
         f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)}): "
         "less than the threshold, and the 95% CI of the ratio "
         f"[{p.ci_low:.3g}, {p.ci_high:.3g}] does not reach it in that direction"])
-
-
-def _signed(change_pct: float | None) -> str:
-    """A change in the gate's sign convention, as words: '3.1% better' / '4.0% worse'."""
-    if change_pct is None:
-        return "by an unknown amount"
-    return f"{abs(change_pct):.1f}% " + ("better" if change_pct >= 0 else "worse")
 
 
 def _moved_text(p: gate.MetricResult, way: str) -> str:

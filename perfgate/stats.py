@@ -88,6 +88,38 @@ def mean_2sigma(baseline: Sequence[float], candidate: Sequence[float], *,
     return TestResult(float(stats.norm.sf(z)), z, "2sigma")
 
 
+def scale_back(baseline: Sequence[float], candidate: Sequence[float], *, lower_is_better: bool,
+               margin: float) -> list[float]:
+    """The candidate with a regression of `margin` (a fraction of the baseline) taken out.
+
+    Timings are modelled by scale: "worse by 10%" is candidate = 1.1 x baseline (lower is
+    better) or 0.9 x baseline (higher is better). Values that are not all positive fall back to
+    a shift by margin x |median(baseline)|, the gate's own definition of a change.
+    """
+    c = list(candidate)
+    if all(x > 0 for x in baseline) and all(x > 0 for x in c) and (lower_is_better or margin < 1):
+        factor = 1 + margin if lower_is_better else 1 - margin
+        return [x / factor for x in c]
+    d = margin * abs(statistics.median(baseline))
+    return [x - d if lower_is_better else x + d for x in c]
+
+
+def not_worse_by(baseline: Sequence[float], candidate: Sequence[float], *, lower_is_better: bool,
+                 margin: float, test: str = "mann_whitney") -> TestResult:
+    """A non-inferiority test: can the data rule out that the candidate is worse by `margin`?
+
+    H0: the candidate is worse than the baseline by at least `margin` (a fraction); the
+    alternative: worse by less, or better. It is the one-sided test of the gate, run on the
+    candidate with that regression taken out (scale_back): a small p (Mann-Whitney) or a z
+    beyond the look's bar (2-sigma rule) rules the regression out. Inverting this test over
+    margins gives the Hodges-Lehmann-Moses bound on the shift; the gate needs one margin only.
+    """
+    back = scale_back(baseline, candidate, lower_is_better=lower_is_better, margin=margin)
+    if test == "mann_whitney":
+        return mann_whitney(baseline, back, lower_is_better=lower_is_better)
+    return mean_2sigma(baseline, back, lower_is_better=lower_is_better)
+
+
 def bootstrap_median_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
                               confidence: float = 0.95, n_resamples: int = 2000,
                               seed: int = SEED) -> tuple[float | None, float | None]:

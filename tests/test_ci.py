@@ -117,7 +117,7 @@ EXPECTED_REJECTED_TAIL = """\
 #### Reasons
 
 - wall_time median improved 5.0% (1 s → 0.95 s), below the 20% threshold
-- watchdog peak_rss regressed 30.0% (100 MiB → 130 MiB), more than its 10% limit
+- watchdog peak_rss regressed 30.0% (100 MiB → 130 MiB), more than its 10% limit, significant: p = 0.00397
 """
 
 

@@ -55,9 +55,13 @@ def test_not_significant_and_impossible_n():
     v = decide(samples(noisy_base), samples(noisy_cand), contract())
     assert any(r.startswith("not significant: one-sided Mann-Whitney") for r in v.reasons)
     v = decide(samples(BASE[:3]), samples(FAST[:3]), contract())
-    assert v.reasons == ("not significant and cannot be: with 3 vs 3 runs the smallest possible "
-                         "one-sided Mann-Whitney p is 0.05 >= alpha 0.05; use at least 4 runs "
-                         "per side",)
+    assert v.reasons[0] == ("not significant and cannot be: with 3 vs 3 runs the smallest "
+                            "possible one-sided Mann-Whitney p is 0.05 >= alpha 0.05; use at "
+                            "least 4 runs per side")
+    # Nor can the watchdog's regression be ruled out with so few runs: undecided too.
+    assert v.reasons[1] == ("watchdog peak_rss moved 0.0% better (100 MiB → 100 MiB), but a "
+                            "regression of 10% cannot be ruled out with 3 vs 3 runs (the "
+                            "smallest possible p is 0.05 >= alpha 0.05); n = 3 vs 3")
     c = contract(threshold={"type": "pct", "pct_min": 20, "significance_required": False})
     assert decide(samples(BASE[:3]), samples(FAST[:3]), c).verdict == "accepted"
 
@@ -70,7 +74,7 @@ def test_mean_2sigma_contract():
 def test_watchdogs_both_directions():
     v = decide(samples(BASE), samples(FAST, [130.0] * 5), contract())
     assert v.reasons == ("watchdog peak_rss regressed 30.0% (100 MiB → 130 MiB), more than its 10% "
-                         "limit",)
+                         "limit, significant: p = 0.00397",)
     c = contract(metrics={"primary": {"name": "wall_time"}, "watchdogs": [
         {"name": "rps", "lower_is_better": False, "max_regression_pct": 5}]})
     base = Samples({"wall_time": BASE, "rps": [100.0] * 5})
@@ -103,7 +107,7 @@ def test_document_is_json_and_matches_the_schema():
     assert set(doc["primary"]) == {"name", "unit", "lower_is_better", "baseline_median",
                                    "candidate_median", "change_pct", "ci_low", "ci_high",
                                    "p_value", "test", "alpha", "n_baseline", "n_candidate",
-                                   "passed"}
+                                   "passed", "p_not_worse"}
     _validate(doc, _schema())
 
 

@@ -147,7 +147,7 @@ def test_a_watchdog_regression_rejects_even_a_clear_gain(ws):
     _, verdict = gate(ws, fake)
     assert verdict.verdict == "rejected"
     assert verdict.reasons == ("watchdog peak_rss regressed 20.0% (10 MiB → 12 MiB), more "
-                               "than its 10% limit",)
+                               "than its 10% limit, significant: p = 0.00397",)
 
 
 def test_a_failed_candidate_run_stops_the_measurement_and_rejects(ws):

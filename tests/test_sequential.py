@@ -128,13 +128,20 @@ def test_a_look_uses_its_share_of_alpha():
 
 def test_no_regression_mode_three_ways():
     c = contract()
+    # The same noisy sample on both sides: a 20% regression is not ruled out by such data,
+    # so no-regression does not pass it (absence of evidence), and says how far it could go.
     same = decide(Samples({"wall_time": BASE}), Samples({"wall_time": list(BASE)}), c,
                   mode="no-regression")
-    assert same.verdict == "accepted"
+    assert same.verdict == "inconclusive"
+    assert "a regression of 20% is not ruled out" in same.reasons[0]
+    assert "allows" in same.reasons[0] and "worse, n = 5 vs 5" in same.reasons[0]
+    tight = [1.00, 1.01, 0.99, 1.02, 0.98]
+    same = decide(Samples({"wall_time": tight}), Samples({"wall_time": list(tight)}), c,
+                  mode="no-regression")
+    assert same.verdict == "accepted" and same.primary.p_not_worse < 0.05
     worse = decide(Samples({"wall_time": NOISY_FAST}), Samples({"wall_time": BASE}), c,
                    mode="no-regression")
     assert worse.verdict == "inconclusive" and "but not significantly" in worse.reasons[0]
-    tight = [1.00, 1.01, 0.99, 1.02, 0.98]
     clear = decide(Samples({"wall_time": tight}), Samples({"wall_time": [x * 1.5 for x in tight]}),
                    c, mode="no-regression")
     assert clear.verdict == "rejected"

@@ -96,7 +96,7 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
         return Pair(base, cand, None, failure, prepared=prepared)
     store = ws.project.store()
     looks = sequential.plan(c.repro.measurement_runs, c.repro.max_runs, c.significance.alpha,
-                            adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive))
+                            adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive, mode))
     reached = [looks[0]]
     rec = Recorder(store, c, env, redact=redact, progress=progress, executor=executor)
     try:
