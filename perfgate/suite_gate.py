@@ -267,6 +267,12 @@ def _judge_geomean(base, cand, contract, mode: Mode, look: Look):
         if -gain >= pct:
             return r, [], [f"{label} got {-gain:.1f}% worse {moved}, beyond the {pct:g}% "
                            f"threshold, but not significantly: {sig} >= {look.alpha:.3g}"]
+        # A pass needs a regression of the threshold ruled out, not merely unobserved: the
+        # worse end of the bootstrap CI must stay below it (as gate.decide's non-inferiority).
+        worst = 100 * ((g.ci_high - 1) if prim.lower_is_better else (1 - g.ci_low))
+        if worst >= pct:
+            return r, [], [f"{label} moved {gain:+.1f}% {moved}, but a regression of {pct:g}% "
+                           f"is not ruled out: the CI allows {worst:.1f}% worse"]
         return replace(r, passed=True), [], []
     best = 100 * ((1 - g.ci_low) if prim.lower_is_better else (g.ci_high - 1))
     if gain <= 0:

@@ -49,8 +49,12 @@ def contract_yaml(name: str = "work", runs: int = 3, warmup: int = 0, extra: str
 
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch):
-    """The adaptive gate's default depends on $CI; tests pin it (and CI runners set it)."""
+    """The adaptive gate's default depends on $CI; tests pin it (and CI runners set it).
+    pytest-xdist's worker variables must not reach the programs a test runs either:
+    pytest-benchmark, run as a suite's harness, disables itself when it sees them."""
     monkeypatch.delenv("CI", raising=False)
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -56,13 +56,18 @@ def compare(root: Path, env: dict | None = None) -> tuple[subprocess.CompletedPr
 
 
 def check_flagged(root: Path, r, doc: dict, slow: str, same: str) -> None:
-    """Exit 1, the slow benchmark regressed (named in the reasons), the other unchanged, both
-    stored per benchmark with 4 invocations a side."""
+    """Exit 1, the slow benchmark regressed (named in the reasons), the other not flagged,
+    both stored per benchmark with 4 invocations a side. The other is "unchanged" when 4 runs
+    rule out its regressing by the 50% limit, else "undecided": a pass needs that evidence,
+    and once one benchmark has failed the gate measures no further round to find it."""
     assert r.returncode == 1, r.stderr
     status = {b["name"]: b["status"] for b in doc["benchmarks"]}
-    assert status == {slow: "regressed", same: "unchanged"}, doc["reasons"]
+    assert status[slow] == "regressed" and status[same] in ("unchanged", "undecided"), \
+        doc["reasons"]
     assert any(x.startswith(f"benchmark {slow}: ") for x in doc["reasons"])
-    assert doc["suite"]["correction"] == "holm" and doc["suite"]["unchanged"] == 1
+    assert not any(x.startswith(f"benchmark {same}: ") for x in doc["reasons"])
+    assert doc["suite"]["correction"] == "holm"
+    assert doc["suite"]["unchanged"] == (status[same] == "unchanged")
     q = perfgate("sql", "--format", "json", "SELECT benchmark, role, count(*) AS n FROM v_samples "
                  "WHERE benchmark IS NOT NULL AND metric = '"
                  + doc["primary"]["name"].removeprefix("geomean(").removesuffix(")")
