@@ -16,7 +16,8 @@ MISMATCH = click.option("--allow-fingerprint-mismatch", "allow_mismatch", is_fla
 ADAPTIVE = click.option("--adaptive/--no-adaptive", "adaptive", default=None,
                         help="Add interleaved rounds while the verdict is inconclusive, up to "
                              "repro.max_measurement_runs (default: the contract's "
-                             "significance.adaptive, else on unless $CI is set).")
+                             "significance.adaptive, else on unless $CI is set; always on "
+                             "in --mode no-regression, whose pass needs evidence).")
 JSON = click.option("--json", "as_json", is_flag=True,
                     help="Print the verdict document on stdout (tables go to stderr).")
 
