@@ -2,8 +2,9 @@
 
 A bisection asks a two-sided question of every pair of commits: moved (by at least the
 threshold, significantly, either way), the same (what the gate calls a clear "no" in both
-directions: the median moved less than the threshold and the 95% CI of the ratio does not
-reach it on the side the median moved to), or unclear (neither yet: more runs, or say so).
+directions: the median moved less than the threshold, the 95% CI of the ratio does not
+reach it on the side the median moved to, and no-regression's pass -- a worsening by the
+threshold ruled out -- holds), or unclear (neither yet: more runs, or say so).
 Each direction is `gate.decide` itself (improvement for "after is better", no-regression for
 "after is worse", with the improvement mode's CI rule mirrored for the worse side), so the
 threshold types, the tests, the CI and the looks are the gate's; the looks a bisection hands
