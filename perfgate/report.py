@@ -123,14 +123,17 @@ def verdict_rows(doc: Mapping[str, object]) -> list[list[str]]:
     for w in doc.get("watchdogs", []):
         rows.append([w["name"], "watchdog", num(w["baseline_median"]), num(w["candidate_median"]),
                      _pct(w["change_pct"]), "–", "–", f"≤ {w['max_regression_pct']:g}% worse",
-                     "pass" if w["passed"] else "FAIL"])
+                     "pass" if w["passed"] else
+                     # an inconclusive verdict has no clear "no": a watchdog short of a pass
+                     # is one whose regression was not yet ruled out
+                     ("undecided" if doc.get("verdict") == "inconclusive" else "FAIL")])
     return rows
 
 
 def threshold_text(t: Mapping[str, object], unit: str, alpha: object,
                    mode: object = "improvement") -> str:
-    """What the primary must do: `≥ 20% better, p < 0.05`; in no-regression mode what fails
-    it: `fails at ≥ 20% worse, p < 0.05`."""
+    """What the primary must do: `≥ 20% better, p < 0.05`; in no-regression mode both ends:
+    `passes when ≥ 20% worse is ruled out, fails at ≥ 20% worse, p < 0.05`."""
     way = "worse" if mode == "no-regression" else "better"
     parts = []
     if t.get("type") in ("pct", "both"):
@@ -140,7 +143,11 @@ def threshold_text(t: Mapping[str, object], unit: str, alpha: object,
     if t.get("significance_required") and alpha is not None:
         parts.append(f"p < {alpha:.3g}")
     text = ", ".join(parts) or "–"
-    return f"fails at {text}" if mode == "no-regression" and parts else text
+    if mode == "no-regression" and parts:
+        if not t.get("significance_required"):
+            return f"fails at {text}"
+        return f"passes when {parts[0]} is ruled out, fails at {text}"
+    return text
 
 
 def sequential_text(doc: Mapping[str, object]) -> str | None:
@@ -219,7 +226,7 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
         else:
             lines.append(f"| limit | ≤ {m['max_regression_pct']:g}% worse |")
         result = "pass" if m["passed"] else (
-            "undecided" if role == "primary" and doc.get("verdict") == "inconclusive" else "FAIL")
+            "undecided" if doc.get("verdict") == "inconclusive" else "FAIL")
         lines += [f"| result | {result} |", ""]
     lines += suite_report.markdown_lines(doc)
     reasons = doc.get("reasons") or []

@@ -18,9 +18,10 @@ def test_the_limit_says_what_the_mode_demands():
     improvement = report.verdict_text(doc("improvement"))
     assert "≥ 20% better, p < 0.05" in improvement
     no_regression = report.verdict_text(doc("no-regression"))
-    assert "fails at ≥ 20% worse, p < 0.05" in no_regression and "better" not in no_regression
+    assert "passes when ≥ 20% worse is ruled out, fails at ≥ 20% worse, p < 0.05" in \
+        no_regression and "better" not in no_regression
     md = report.summary_markdown(doc("no-regression"), title="t")
-    assert "| limit | fails at ≥ 20% worse, p < 0.05 |" in md
+    assert "| limit | passes when ≥ 20% worse is ruled out, fails at ≥ 20% worse, p < 0.05 |" in md
 
 
 def test_warnings_are_shown_everywhere_the_verdict_is():
