@@ -52,7 +52,7 @@ Mode = Literal["improvement", "no-regression"]
 
 def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
            verify_failure: str | None = None, mode: Mode = "improvement",
-           look: Look | None = None) -> Verdict:
+           look: Look | None = None, rule_out: bool = True) -> Verdict:
     """Accept only if every run succeeded, verify passed, the primary's median improved by at
     least the threshold, the improvement is significant (if required), and no watchdog
     regressed past its limit. Reject, listing every condition that failed, when the data
@@ -69,6 +69,10 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
     as large as the threshold (a non-inferiority test, stats.not_worse_by); anything between
     is inconclusive. Absence of evidence is not evidence of absence: a 15% slowdown that five
     noisy runs happen to show as 8% must not pass a 10% gate.
+
+    `rule_out=False` asks no-regression's old question instead, for a caller that weighs the
+    "not beyond" case itself: pass whenever the primary is not beyond the threshold (a
+    bisection's pair judge, shift.judge, which demands its own interval for "the same").
 
     Watchdogs follow the same rule in both modes: one fails when it regressed beyond its
     limit significantly, passes when such a regression is ruled out, and is undecided
@@ -97,8 +101,11 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
         if not vals:
             reasons.append(f"{side} has no values for {prim.name}")
     if base_v and cand_v:
-        judge = _judge_primary if mode == "improvement" else _judge_no_regression
-        primary, why, undecided = judge(prim, base_v, cand_v, contract, look)
+        if mode == "improvement":
+            primary, why, undecided = _judge_primary(prim, base_v, cand_v, contract, look)
+        else:
+            primary, why, undecided = _judge_no_regression(prim, base_v, cand_v, contract, look,
+                                                           rule_out)
         reasons += why
 
     watchdogs = []
@@ -265,7 +272,8 @@ def _interval_text(r: MetricResult) -> str:
 
 
 def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], contract: Contract,
-                         look: Look) -> tuple[MetricResult, list[str], list[str]]:
+                         look: Look, rule_out: bool = True
+                         ) -> tuple[MetricResult, list[str], list[str]]:
     """Fail when the candidate is significantly worse by the threshold; pass only when a
     regression that large is ruled out; undecided otherwise (more runs, or inconclusive)."""
     t, sig = contract.threshold, contract.significance
@@ -291,6 +299,12 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
         return _replace(r, passed=False), [
             f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, "
             f"significant: p = {res.p_value:.3g} < {_alpha_text(look, sig.alpha)}"], []
+    if not rule_out:                      # the caller weighs "not beyond" itself
+        if not beyond:
+            return _replace(r, passed=True), [], []
+        return _replace(r, passed=False), [], [
+            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, but not "
+            f"significantly: p = {res.p_value:.3g} >= {_alpha_text(look, sig.alpha)}"]
     margin = _margin(t, r.baseline_median)
     if margin is None:
         return _replace(r, passed=False), [f"{prim.name}: no threshold to rule out"], []
