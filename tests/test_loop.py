@@ -36,9 +36,12 @@ EXPECTED = [("gap_counts", "accepted"), ("digest", "rejected"), ("is_prime", "re
 def assert_demo_outcome(found) -> None:
     """The demo loop's verdicts. On a busy machine digest's -2% may be `inconclusive` (the
     interval is too wide to rule out the threshold), and primes_below's share of the profile
-    may fall under loop.min_share_pct, so it is not offered: both are right answers."""
-    assert found[0] == EXPECTED[0] and found[2] == EXPECTED[2]
-    assert found[1] in (("digest", "rejected"), ("digest", "inconclusive"))
+    may fall under loop.min_share_pct, so it is not offered: both are right answers. digest and
+    is_prime take close shares of the profile, so either may be offered first."""
+    assert found[0] == EXPECTED[0]
+    middle = dict(found[1:3])
+    assert middle.keys() == {"digest", "is_prime"}
+    assert middle["is_prime"] == "rejected" and middle["digest"] in ("rejected", "inconclusive")
     assert found[3:] in ([], EXPECTED[3:])
 
 
@@ -107,8 +110,8 @@ def test_an_interrupted_run_resumes_and_keeps_only_what_earned_it(tmp_path):
     assert "wall_time:" in body and "p = " in body
     # The rejected ones are patches and refs; the work tree is back at the accepted commit.
     patches = sorted(p.name for p in (root / ".perfgate" / "demo" / "rejected").iterdir())
-    assert patches == ["2-examples-demo-slow.py--digest.patch",
-                       "3-examples-demo-slow.py--is_prime.patch"]
+    order = [name for name, _ in verdicts(root)[1:3]]
+    assert patches == [f"{i}-examples-demo-slow.py--{name}.patch" for i, name in enumerate(order, 2)]
     refs = git(root, "for-each-ref", "--format=%(refname)", "refs/perfgate/rejected/demo")
     assert refs.splitlines() == ["refs/perfgate/rejected/demo/2", "refs/perfgate/rejected/demo/3"]
     work_tree = root / ".perfgate" / "demo" / "work"
