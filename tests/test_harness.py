@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from perfgate import harness
+from perfgate import harness, process
 from perfgate.contract import Metric
 
 PY = sys.executable
@@ -234,10 +234,10 @@ def test_plain_commands_skip_the_shell(tmp_path):
 
 
 def test_a_run_whose_status_was_lost_is_repeated(tmp_path, monkeypatch):
-    from perfgate import harness
+    from perfgate import harness, process
     from perfgate.errors import MeasurementError
 
-    real, calls = harness._execute, []
+    real, calls = process.execute, []
 
     def flaky(argv, **kw):
         calls.append(argv)
@@ -245,14 +245,14 @@ def test_a_run_whose_status_was_lost_is_repeated(tmp_path, monkeypatch):
             raise ChildProcessError(10, "No child processes")
         return real(argv, **kw)
 
-    monkeypatch.setattr(harness, "_execute", flaky)
+    monkeypatch.setattr(process, "execute", flaky)
     rec = harness.run_once("exit 3", cwd=tmp_path)
     assert rec.exit_code == 3 and len(calls) == 2
 
     def lost(argv, **kw):
         raise ChildProcessError(10, "No child processes")
 
-    monkeypatch.setattr(harness, "_execute", lost)
+    monkeypatch.setattr(process, "execute", lost)
     with pytest.raises(MeasurementError, match="lost track of the command's process 3 times"):
         harness.run_once("true", cwd=tmp_path)
 
@@ -260,7 +260,7 @@ def test_a_run_whose_status_was_lost_is_repeated(tmp_path, monkeypatch):
 def test_commands_that_exit_at_once_keep_their_exit_status(tmp_path, monkeypatch):
     # The launching shell used to reap a command that exited before the shell's last line
     # (a third of the time for `true` here); no retry may hide that now.
-    monkeypatch.setattr(harness, "LOST_RETRIES", 1)
+    monkeypatch.setattr(process, "LOST_RETRIES", 1)
     codes = [harness.run_once(cmd, cwd=tmp_path).exit_code
              for _ in range(150) for cmd in ("true", "exit 3")]
     assert codes == [0, 3] * 150
