@@ -1,10 +1,11 @@
 """Bisection over 64 commits: does `perfgate bisect` name the right commit(s), and at what cost?
 
-    python bench/bisect_bench.py one [TRIALS] [METRIC]  # one 1.3x step (slower), random commit
-    python bench/bisect_bench.py two [TRIALS] [METRIC]  # 1.5x slower, later 1.25x faster
+    python bench/bisect_bench.py one [TRIALS] [METRIC] [TEST]  # one 1.3x step (slower)
+    python bench/bisect_bench.py two [TRIALS] [METRIC] [TEST]  # 1.5x slower, later 1.25x faster
 
 METRIC is the contract's primary, cpu_time (default) or wall_time: on a shared 2-core machine
-at load 8 wall time varies 20-30% run to run, CPU time about 9%.
+at load 8 wall time varies 20-30% run to run, CPU time about 9%. TEST is the contract's
+significance.test: mann_whitney (default) or wilcoxon (runs paired by round).
 
 Each trial builds a fresh 64-commit repository (tests/history.py: a sleep-free CPU loop sized
 by size.txt) whose wall time steps at known commits; the sizes are probed on this machine
@@ -35,6 +36,7 @@ from tests import history  # noqa: E402
 
 COMMITS, N, CAP, PCT = 64, 5, 20, 15
 METRIC = sys.argv[3] if len(sys.argv) > 3 else "cpu_time"
+TEST = sys.argv[4] if len(sys.argv) > 4 else "mann_whitney"
 
 
 def probe() -> tuple[float, float]:
@@ -96,7 +98,7 @@ def trial(kind: str, rng: random.Random, start: float, per: float) -> dict:
     sizes = [s + i for i, s in enumerate(sizes)]      # every commit its own tree
     repo = Path(tempfile.mkdtemp()) / "repo"
     shas = history.make(repo, sizes, runs=N, max_runs=CAP, warmup=1, pct=PCT, verify=False,
-                        metric=METRIC)
+                        metric=METRIC, test=TEST)
     t0 = time.monotonic()
     r = perfgate("bisect", "h", "--good", shas[0], "--bad", shas[-1], "--yes", "--json",
                  cwd=repo, check=False)
@@ -121,7 +123,7 @@ def main() -> None:
     rng = random.Random(20260101)
     start, per = probe()
     print(f"machine: {machine()}")
-    print(f"{COMMITS} commits, primary {METRIC}, N = {N} per side (rounds up to {CAP}), 1 "
+    print(f"{COMMITS} commits, primary {METRIC}, test {TEST}, N = {N} per side (rounds up to {CAP}), 1 "
           f"warmup, threshold {PCT}%; work.py start-up {start * 1000:.0f} ms, "
           f"{per * 1e9:.0f} ns per unit; "
           f"{trials} trials", flush=True)

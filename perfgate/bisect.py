@@ -124,7 +124,8 @@ class Bisection:
         # Two one-sided questions per pair (better? worse?): half the alpha each.
         self.looks = sequential.plan(
             self.c.repro.measurement_runs, self.c.repro.max_runs, self.c.significance.alpha / 2,
-            adaptive=sequential.adaptive_enabled(self.c.significance.adaptive, adaptive))
+            adaptive=sequential.adaptive_enabled(self.c.significance.adaptive, adaptive),
+            test=self.c.significance.test)
         self.progress, self.log = progress, log or (lambda _: None)
         self.executor, self.prepare_fn = executor, prepare_fn
         self.dir = ws.dir / "bisect"

@@ -174,7 +174,9 @@ class Threshold(_Model):
 
 
 class Significance(_Model):
-    test: Literal["mann_whitney", "mean_2sigma"] = "mann_whitney"
+    # wilcoxon: the signed-rank test on runs paired by round (interleaved runs only), which
+    # cancels a drift both sides share; mann_whitney treats the sides as independent samples.
+    test: Literal["mann_whitney", "wilcoxon", "mean_2sigma"] = "mann_whitney"
     alpha: float = Field(default=0.05, gt=0, le=0.5)
     # Buy more runs, in rounds, while the verdict is inconclusive (alpha split over the looks).
     # Unset: on for interactive use, off when $CI is set.

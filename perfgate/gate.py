@@ -39,10 +39,20 @@ def _fmt(x: float | None, unit: str = "") -> str:
 
 
 def _compare(metric: Metric, base: Sequence[float], cand: Sequence[float],
-             role: Literal["primary", "watchdog"], limit: float | None) -> MetricResult:
+             role: Literal["primary", "watchdog"], limit: float | None,
+             paired: bool = False) -> MetricResult:
+    """Medians, change and the 95% CI of the ratio. `paired` (the wilcoxon test): the change
+    and the CI come from the ratios of runs matched by index (stats.pair_logs), so a drift
+    both sides shared cancels; the medians stay each side's own, for the reader."""
     b, c = _median(base), _median(cand)
     ch = change_pct(b, c, metric.lower_is_better) if b is not None and c is not None else None
-    lo, hi = stats.bootstrap_median_ratio_ci(base, cand) if base and cand else (None, None)
+    if paired and base and cand:
+        ratio = stats.paired_ratio(base, cand)
+        if ratio is not None and b:
+            ch = 100.0 * ((1 - ratio) if metric.lower_is_better else (ratio - 1))
+        lo, hi = stats.paired_ratio_ci(base, cand)
+    else:
+        lo, hi = stats.bootstrap_median_ratio_ci(base, cand) if base and cand else (None, None)
     return MetricResult(metric.name, metric.unit, metric.lower_is_better, role, b, c, ch, lo, hi,
                         None, None, None, len(base), len(cand), limit, False)
 
@@ -115,7 +125,7 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
         missing = [s for s, v in (("baseline", wb), ("candidate", wc)) if not v]
         for side in missing:
             reasons.append(f"{side} has no values for watchdog {w.name}")
-        r = _compare(w, wb, wc, "watchdog", w.max_regression_pct)
+        r = _compare(w, wb, wc, "watchdog", w.max_regression_pct, _paired(contract))
         if missing:
             watchdogs.append(r)
             continue
@@ -130,6 +140,21 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
     else:
         name = "accepted" if primary is not None and primary.passed else "rejected"
     return Verdict(name, primary, tuple(watchdogs), tuple(reasons), threshold, look)
+
+
+def _paired(contract: Contract) -> bool:
+    return contract.significance.test == "wilcoxon"
+
+
+def _abs_change(r: MetricResult) -> float | None:
+    """The change in the metric's unit, positive when better: the relative change times the
+    baseline median (for unpaired samples exactly the medians' difference)."""
+    if r.change_pct is None or r.baseline_median is None:
+        return None
+    return r.change_pct / 100 * abs(r.baseline_median)
+
+
+_TEST_NAMES = {"mann_whitney": "Mann-Whitney", "wilcoxon": "Wilcoxon signed-rank (paired runs)"}
 
 
 def _replace(r: MetricResult, **kw: Any) -> MetricResult:
@@ -171,6 +196,9 @@ def _significance(prim: Metric, base: list[float], cand: list[float], contract: 
     if sig.test == "mann_whitney":
         res = stats.mann_whitney(base, cand, lower_is_better=lower)
         return res, res.p_value < look.alpha, f"one-sided Mann-Whitney ({res.method})"
+    if sig.test == "wilcoxon":
+        res = stats.wilcoxon(base, cand, lower_is_better=lower)
+        return res, res.p_value < look.alpha, f"one-sided Wilcoxon signed-rank ({res.method})"
     res = stats.mean_2sigma(base, cand, lower_is_better=lower)
     return res, res.statistic > look.z_min, "2-sigma rule"
 
@@ -185,14 +213,13 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
                    look: Look) -> tuple[MetricResult, list[str], list[str]]:
     """(result, reasons to reject, reasons it is undecided)."""
     t, sig = contract.threshold, contract.significance
-    r = _compare(prim, base, cand, "primary", t.pct_min)
+    r = _compare(prim, base, cand, "primary", t.pct_min, _paired(contract))
     reasons: list[str] = []
     undecided: list[str] = []
     moved = (f"({_fmt(r.baseline_median, prim.unit)} → {_fmt(r.candidate_median, prim.unit)})")
     res, significant, test_name = _significance(prim, base, cand, contract, look)
     r = _replace(r, p_value=res.p_value, test=sig.test, alpha=look.alpha)
-    gain_abs = (abs(r.baseline_median - r.candidate_median)
-                if r.change_pct is not None else None)
+    gain_abs = abs(_abs_change(r)) if r.change_pct is not None else None
     if r.change_pct is None:
         reasons.append(f"{prim.name}: the baseline median is 0, so no relative change exists")
     elif r.change_pct <= 0:
@@ -213,13 +240,14 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
         else:
             reasons += below
     elif t.significance_required and not significant:
-        if sig.test == "mann_whitney" and stats.mw_min_p(len(base), len(cand)) >= look.alpha:
+        floor = stats.min_p(sig.test, len(base), len(cand))
+        if floor is not None and floor >= look.alpha:
             undecided.append(
                 f"not significant and cannot be: with {len(base)} vs {len(cand)} runs the "
-                f"smallest possible one-sided Mann-Whitney p is "
-                f"{stats.mw_min_p(len(base), len(cand)):.3g} >= {_alpha_text(look, sig.alpha)}; "
-                f"use at least {stats.mw_min_n(look.alpha or sig.alpha)} runs per side")
-        elif sig.test == "mann_whitney":
+                f"smallest possible one-sided {_TEST_NAMES[sig.test]} p is "
+                f"{floor:.3g} >= {_alpha_text(look, sig.alpha)}; "
+                f"use at least {stats.min_n(sig.test, look.alpha or sig.alpha)} runs per side")
+        elif floor is not None:
             undecided.append(f"not significant: {test_name} p = {res.p_value:.3g} >= "
                              f"{_alpha_text(look, sig.alpha)} (median improved "
                              f"{r.change_pct:.1f}%, n = {len(base)} vs {len(cand)})")
@@ -247,13 +275,13 @@ def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: flo
     res = stats.not_worse_by(base, cand, lower_is_better=metric.lower_is_better, margin=margin,
                              test=sig.test)
     pct = f"{100 * margin:.3g}%"
-    if sig.test != "mann_whitney":
+    if sig.test not in _TEST_NAMES:
         ok = res.statistic > look.z_min
         return ok, res.p_value, (f"a regression of {pct} is not ruled out: with it taken out, "
                                  f"the candidate mean is not beyond the baseline mean ± "
                                  f"{look.z_min:.3g} sd (z = {res.statistic:.2f})")
     ok = res.p_value < look.alpha
-    floor = stats.mw_min_p(len(base), len(cand))
+    floor = stats.min_p(sig.test, len(base), len(cand))
     if floor >= look.alpha:
         return ok, res.p_value, (
             f"a regression of {pct} cannot be ruled out with {len(base)} vs {len(cand)} runs "
@@ -277,14 +305,14 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
     """Fail when the candidate is significantly worse by the threshold; pass only when a
     regression that large is ruled out; undecided otherwise (more runs, or inconclusive)."""
     t, sig = contract.threshold, contract.significance
-    r = _compare(prim, base, cand, "primary", t.pct_min)
+    r = _compare(prim, base, cand, "primary", t.pct_min, _paired(contract))
     res, significant, _ = _significance(prim, base, cand, contract, look, worse_way=True)
     r = _replace(r, p_value=res.p_value, test=sig.test, alpha=look.alpha)
     if r.change_pct is None:
         return _replace(r, passed=False), [
             f"{prim.name}: the baseline median is 0, so no relative change exists"], []
     worse_pct = -r.change_pct
-    worse_abs = -(r.baseline_median - r.candidate_median) * (1 if prim.lower_is_better else -1)
+    worse_abs = -_abs_change(r)
     beyond = _clears(t, worse_pct, worse_abs)
     moved = f"({_fmt(r.baseline_median, prim.unit)} → {_fmt(r.candidate_median, prim.unit)})"
     limit = (f"the {t.pct_min:g}% threshold" if t.type == "pct" else

@@ -214,7 +214,8 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
                   f"| head median | {num(m['candidate_median'])} |",
                   f"| change (positive is better) | {_pct(m['change_pct'])} |"]
         if role == "primary":
-            test = {"mann_whitney": "one-sided Mann-Whitney", "geomean_bootstrap":
+            test = {"mann_whitney": "one-sided Mann-Whitney",
+                    "wilcoxon": "one-sided Wilcoxon signed-rank, paired runs", "geomean_bootstrap":
                     "bootstrap of the geometric mean"}.get(m.get("test"), "2-sigma rule")
             lines += [f"| 95% CI of the median ratio | [{num(m['ci_low'], 3)}, "
                       f"{num(m['ci_high'], 3)}] |",

@@ -13,7 +13,7 @@ import os
 import statistics
 from dataclasses import dataclass
 
-from perfgate.stats import mw_min_p
+from perfgate.stats import mw_min_p, wilcoxon_min_p
 
 # The 2-sigma rule's one-sided tail (z > 2), split over looks like alpha.
 TWO_SIGMA_TAIL = 1 - statistics.NormalDist().cdf(2.0)
@@ -39,22 +39,28 @@ def single(runs: int, alpha: float) -> Look:
     return Look(1, 1, runs, alpha, 2.0)
 
 
-def plan(first: int, max_runs: int, alpha: float, *, adaptive: bool) -> tuple[Look, ...]:
+def plan(first: int, max_runs: int, alpha: float, *, adaptive: bool,
+         test: str = "mann_whitney") -> tuple[Look, ...]:
     """Looks after `first` runs per side, then after every further `first` runs, up to max_runs.
 
     Alpha is shared in proportion to the runs each look adds; a look whose smallest possible
-    exact Mann-Whitney p cannot get under its share gets none, and its share goes to the rest
-    (so a 4-run first look does not waste alpha it can never use).
+    exact p (Mann-Whitney's, or the signed-rank test's for `test` wilcoxon, whose floor is
+    higher: 1/32 at 5 pairs) cannot get under its share gets none, and its share goes to the
+    rest (so a 4-run first look does not waste alpha it can never use).
     """
     if not adaptive or max_runs <= first:
         return (single(first, alpha),)
     runs = list(range(first, max_runs, first)) + [max_runs]
+
+    def floor(n: int) -> float:
+        return wilcoxon_min_p(n) if test == "wilcoxon" else mw_min_p(n, n)
+
     added = [runs[0]] + [b - a for a, b in zip(runs, runs[1:], strict=False)]
     usable = set(range(len(runs)))
     while True:
         total = sum(added[i] for i in usable)
         share = {i: alpha * added[i] / total for i in usable}
-        dead = {i for i in usable if mw_min_p(runs[i], runs[i]) >= share[i]}
+        dead = {i for i in usable if floor(runs[i]) >= share[i]}
         if not dead or dead == usable:
             break
         usable -= dead

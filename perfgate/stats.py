@@ -88,6 +88,80 @@ def mean_2sigma(baseline: Sequence[float], candidate: Sequence[float], *,
     return TestResult(float(stats.norm.sf(z)), z, "2sigma")
 
 
+def pair_logs(baseline: Sequence[float], candidate: Sequence[float]) -> list[float]:
+    """log(candidate_i / baseline_i) for runs matched by their index, the i-th run of each side:
+    interleaved runs (ABBA) put them next to each other in time, so a drift of the machine
+    moves both and cancels in the ratio. Values that are not all positive give differences in
+    units of |median(baseline)| instead. Unmatched runs at the end are left out."""
+    n = min(len(baseline), len(candidate))
+    b, c = list(baseline)[:n], list(candidate)[:n]
+    if all(x > 0 for x in b) and all(x > 0 for x in c):
+        return [math.log(y / x) for x, y in zip(b, c)]
+    scale = abs(statistics.median(b)) or 1.0
+    return [(y - x) / scale for x, y in zip(b, c)]
+
+
+def wilcoxon(baseline: Sequence[float], candidate: Sequence[float], *,
+             lower_is_better: bool) -> TestResult:
+    """One-sided Wilcoxon signed-rank test on the paired log ratios (pair_logs): is the
+    candidate better than the baseline run for run? Needs runs measured interleaved, as the
+    gate and a bisection measure them. Exact null distribution up to 50 pairs without zeros
+    or ties, else the normal approximation with scipy's zero and tie handling."""
+    from scipy import stats
+
+    d = pair_logs(baseline, candidate)
+    if not d or all(x == 0 for x in d):
+        return TestResult(1.0, 0.0, "exact")
+    alternative = "less" if lower_is_better else "greater"
+    clean = 0 not in d and len({abs(x) for x in d}) == len(d)
+    method = "exact" if clean and len(d) <= EXACT_MAX_N else "approx"
+    res = stats.wilcoxon(d, alternative=alternative, method=method,
+                         zero_method="zsplit" if method == "approx" else "wilcox")
+    return TestResult(float(res.pvalue), float(res.statistic),
+                      "exact" if method == "exact" else "asymptotic")
+
+
+def wilcoxon_min_p(n: int) -> float:
+    """The smallest one-sided exact signed-rank p with n pairs: every sign the same, 1 / 2^n."""
+    return 0.5 ** n
+
+
+def paired_ratio(baseline: Sequence[float], candidate: Sequence[float]) -> float | None:
+    """The typical candidate / baseline ratio of paired runs: exp(median of the log ratios)."""
+    d = pair_logs(baseline, candidate)
+    if not d:
+        return None
+    m = statistics.median(d)
+    if all(x > 0 for x in baseline) and all(x > 0 for x in candidate):
+        return math.exp(m)
+    return 1.0 + m if statistics.median(baseline) >= 0 else 1.0 - m
+
+
+def paired_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
+                    confidence: float = 0.95, n_resamples: int = 2000,
+                    seed: int = SEED) -> tuple[float | None, float | None]:
+    """Percentile bootstrap CI of paired_ratio: pairs are resampled whole, so the drift they
+    share stays out of the interval. None when undefined (fewer than 2 pairs)."""
+    import numpy as np
+    from scipy import stats
+
+    d = np.asarray(pair_logs(baseline, candidate), float)
+    if len(d) < 2:
+        return None, None
+    positive = all(x > 0 for x in baseline) and all(x > 0 for x in candidate)
+    if np.all(d == d[0]):
+        lo = hi = float(d[0])
+    else:
+        res = stats.bootstrap((d,), np.median, n_resamples=n_resamples, vectorized=True,
+                              confidence_level=confidence, method="percentile", rng=seed)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return None, None
+    if positive:
+        return math.exp(lo), math.exp(hi)
+    return (1.0 + lo, 1.0 + hi) if statistics.median(baseline) >= 0 else (1.0 - hi, 1.0 - lo)
+
+
 def scale_back(baseline: Sequence[float], candidate: Sequence[float], *, lower_is_better: bool,
                margin: float) -> list[float]:
     """The candidate with a regression of `margin` (a fraction of the baseline) taken out.
@@ -117,6 +191,8 @@ def not_worse_by(baseline: Sequence[float], candidate: Sequence[float], *, lower
     back = scale_back(baseline, candidate, lower_is_better=lower_is_better, margin=margin)
     if test == "mann_whitney":
         return mann_whitney(baseline, back, lower_is_better=lower_is_better)
+    if test == "wilcoxon":
+        return wilcoxon(baseline, back, lower_is_better=lower_is_better)
     return mean_2sigma(baseline, back, lower_is_better=lower_is_better)
 
 
@@ -162,6 +238,24 @@ def mw_min_n(alpha: float) -> int:
     """The smallest equal n per side whose smallest one-sided Mann-Whitney p is below alpha."""
     n = 1
     while mw_min_p(n, n) >= alpha:
+        n += 1
+    return n
+
+
+def min_p(test: str, n1: int, n2: int) -> float | None:
+    """The smallest one-sided p a rank test can give with n1 vs n2 runs (None: the 2-sigma
+    rule, which has no floor). The signed-rank test uses the matched pairs only."""
+    if test == "mann_whitney":
+        return mw_min_p(n1, n2)
+    if test == "wilcoxon":
+        return wilcoxon_min_p(min(n1, n2))
+    return None
+
+
+def min_n(test: str, alpha: float) -> int:
+    """The smallest equal n per side whose smallest one-sided p is below alpha."""
+    n = 1
+    while (min_p(test, n, n) or 0) >= alpha:
         n += 1
     return n
 

@@ -97,8 +97,8 @@ def decide(baseline: SuiteSamples, candidate: SuiteSamples, contract, *,
     # summary calls changed (and what bench/suite_bench.py counts as a flag).
     p_b, p_w = {}, {}
     for n in names:
-        p_b[n] = _mw(base[n][prim.name], cand[n][prim.name], prim.lower_is_better)
-        p_w[n] = _mw(base[n][prim.name], cand[n][prim.name], not prim.lower_is_better)
+        p_b[n] = _p(contract, base[n][prim.name], cand[n][prim.name], prim.lower_is_better)
+        p_w[n] = _p(contract, base[n][prim.name], cand[n][prim.name], not prim.lower_is_better)
     two = stats.adjust([min(1.0, 2 * min(p_b[n], p_w[n])) for n in names], suite.correction)
     adjusted = dict(zip(names, two))
 
@@ -180,7 +180,11 @@ def _names(baseline: SuiteSamples, candidate: SuiteSamples, contract) -> list[st
     return sorted(b)
 
 
-def _mw(base: Sequence[float], cand: Sequence[float], lower_is_better: bool) -> float:
+def _p(contract, base: Sequence[float], cand: Sequence[float], lower_is_better: bool) -> float:
+    """One benchmark's one-sided p: its invocations paired by round under `wilcoxon` (they
+    alternate ABBA like single runs), else Mann-Whitney."""
+    if contract.significance.test == "wilcoxon":
+        return stats.wilcoxon(base, cand, lower_is_better=lower_is_better).p_value
     return stats.mann_whitney(base, cand, lower_is_better=lower_is_better).p_value
 
 

@@ -31,7 +31,7 @@ BUILD = "import os, sys\nsys.exit('cannot build' if os.path.exists('NOBUILD') el
 
 def contract(name: str = "h", *, runs: int = 5, max_runs: int = 15, warmup: int = 0,
              pct: float = 15, verify: bool = True, metric: str = "wall_time",
-             build: bool = False, extra: str = "") -> str:
+             build: bool = False, test: str = "mann_whitney", extra: str = "") -> str:
     return textwrap.dedent(f"""\
         version: 1
         name: {name}
@@ -41,7 +41,7 @@ def contract(name: str = "h", *, runs: int = 5, max_runs: int = 15, warmup: int 
         metrics:
           primary: {{name: {metric}, unit: s, lower_is_better: true}}
         threshold: {{type: pct, pct_min: {pct:g}}}
-        significance: {{adaptive: true}}
+        significance: {{adaptive: true, test: {test}}}
         """) + (f"verify: {PY} check.py\n" if verify else "") + \
         (f"build: {PY} build.py\n" if build else "") + extra
 

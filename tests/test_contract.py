@@ -143,7 +143,7 @@ CASES = [
     (_set(["metrics", "primary"], {"name": "p 95"}),
      "metrics.primary.name: must be a name made of letters, digits, _ and ., got 'p 95'"),
     (_set(["significance"], {"test": "t_test"}),
-     "significance.test: must be one of 'mann_whitney' or 'mean_2sigma', got 't_test'"),
+     "significance.test: must be one of 'mann_whitney', 'wilcoxon' or 'mean_2sigma', got 't_test'"),
     (_set(["significance"], {"alpha": 0}), "significance.alpha: must be > 0, got 0"),
     (_set(["significance"], {"alpha": 0.9}), "significance.alpha: must be <= 0.5, got 0.9"),
     (_set(["profiler"], {"tool": "cprofile", "command": "python -m cProfile x.py"}),

@@ -85,6 +85,10 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     while the answer is inconclusive and the plan has looks left, measure another round.
     """
     c = ws.contract
+    if not interleave and c.significance.test == "wilcoxon":
+        raise UsageError(f"{ws.contract_path}: significance.test: wilcoxon pairs runs measured "
+                         "together, and --no-interleave compares with a stored baseline; use "
+                         "mann_whitney for that")
     values = secrets.load(c.secrets_file_path, ws.root, source=str(ws.contract_path))
     env, redact = secrets.environment(values), secrets.redactions(values)
     prepared, broken = prepare_sides(ws, base, cand, with_base=interleave)
@@ -96,7 +100,8 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
         return Pair(base, cand, None, failure, prepared=prepared)
     store = ws.project.store()
     looks = sequential.plan(c.repro.measurement_runs, c.repro.max_runs, c.significance.alpha,
-                            adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive, mode))
+                            adaptive=sequential.adaptive_enabled(c.significance.adaptive, adaptive, mode),
+                            test=c.significance.test)
     reached = [looks[0]]
     rec = Recorder(store, c, env, redact=redact, progress=progress, executor=executor)
     try:

@@ -169,10 +169,12 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     c = ws.contract
     n, alpha = c.repro.measurement_runs, c.significance.alpha
     lines: list[str] = []
-    if c.threshold.significance_required and c.significance.test == "mann_whitney":
-        pmin = stats.mw_min_p(n, n)
+    test = c.significance.test
+    if c.threshold.significance_required and stats.min_p(test, n, n) is not None:
+        pmin = stats.min_p(test, n, n)
         looks = sequential.plan(n, c.repro.max_runs, alpha,
-                                adaptive=sequential.adaptive_enabled(c.significance.adaptive))
+                                adaptive=sequential.adaptive_enabled(c.significance.adaptive),
+                                test=test)
         if len(looks) > 1:
             lines.append(f"adaptive: while a verdict is inconclusive, rounds of {n} more runs per "
                          f"side up to {c.repro.max_runs} ({len(looks)} looks; alpha {alpha} split "
@@ -180,12 +182,13 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
         if pmin >= alpha and len(looks) > 1:
             lines.append(f"with {n} vs {n} runs the first look can never be significant (smallest "
                          f"p {pmin:.4g}); the adaptive gate will add runs, but measurement_runs "
-                         f">= {stats.mw_min_n(alpha)} saves a round.")
+                         f">= {stats.min_n(test, alpha)} saves a round.")
         elif pmin >= alpha:
             lines.append(
-                f"IMPOSSIBLE: with {n} vs {n} runs the smallest possible one-sided Mann-Whitney "
-                f"p is {pmin:.4g}, never below alpha {alpha}: no change can ever pass. "
-                f"Use measurement_runs >= {stats.mw_min_n(alpha)}.")
+                f"IMPOSSIBLE: with {n} vs {n} runs the smallest possible one-sided "
+                f"{'Wilcoxon' if test == 'wilcoxon' else 'Mann-Whitney'} p is {pmin:.4g}, never "
+                f"below alpha {alpha}: no change can ever pass. "
+                f"Use measurement_runs >= {stats.min_n(test, alpha)}.")
         else:
             lines.append(f"with {n} vs {n} runs the smallest possible p is {pmin:.4g} "
                          f"(alpha {alpha}): significance is reachable.")
