@@ -1,6 +1,9 @@
 """CI mode's error rates, both ways: false alarms on A/A changes, misses on true regressions.
 
-Run: python bench/ci_bench.py [GATES]                    (default 40 gates per condition)
+Run: python bench/ci_bench.py [GATES] [TESTS]   (default 40 gates per condition; TESTS a comma
+     list of significance tests, default mann_whitney; with mann_whitney,wilcoxon every
+     condition is gated with both, one after the other, by two contracts that differ in the
+     test alone)
 
 A scratch repository holds a CPU-bound program (bench/_common.py's burn, about 60 ms) and
 three pull-request heads: a comment-only change (A/A), and the program made 15% and 20%
@@ -31,13 +34,13 @@ PCT = 10
 FIRST = 5
 CONTRACT = f"""\
 version: 1
-name: ci
+name: NAME
 domain: cli_startup
 repro: {{script: {PY} burn.py, warmup_runs: 1, measurement_runs: {FIRST}, timeout_s: 60}}
 metrics:
   primary: {{name: wall_time, unit: s}}
 threshold: {{type: pct, pct_min: {PCT}}}
-significance: {{test: mann_whitney, alpha: 0.05}}
+significance: {{test: TEST, alpha: 0.05}}
 """
 N_BASE = 250_000
 CONDITIONS = (("A/A (comment only)", 1.0), ("15% slower", 1.15), ("20% slower", 1.20))
@@ -54,7 +57,9 @@ def scratch(root: Path) -> tuple[str, dict[float, str], float]:
     git(root, "init", "-q", "-b", "main")
     (root / "burn.py").write_text(BURN.replace("else 700000", f"else {N_BASE}"))
     (root / "contracts").mkdir()
-    (root / "contracts" / "ci.yaml").write_text(CONTRACT)
+    for test in TESTS:
+        (root / "contracts" / f"{NAMES[test]}.yaml").write_text(
+            CONTRACT.replace("NAME", NAMES[test]).replace("TEST", test))
     git(root, "add", "-A")
     git(root, "commit", "-qm", "base")
     base = git(root, "rev-parse", "HEAD")
@@ -74,11 +79,11 @@ def scratch(root: Path) -> tuple[str, dict[float, str], float]:
     return base, heads, t_base
 
 
-def gate(root: Path, base: str, head: str) -> dict:
+def gate(root: Path, base: str, head: str, name: str = "ci") -> dict:
     env = {**os.environ, "CI": "true"}
     import subprocess
 
-    r = subprocess.run([PY, "-m", "perfgate", "compare", "ci", "--base", base, "--head", head,
+    r = subprocess.run([PY, "-m", "perfgate", "compare", name, "--base", base, "--head", head,
                         "--mode", "no-regression", "--yes", "--json"], cwd=root, env=env,
                        capture_output=True, text=True)
     if r.returncode not in (0, 1, 4):
@@ -107,14 +112,16 @@ def main(k: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         base, heads, t_base = scratch(root)
-        docs: dict[float, list[dict]] = {f: [] for _, f in CONDITIONS}
+        every = {test: {f: [] for _, f in CONDITIONS} for test in TESTS}
         t = time.perf_counter()
         for i in range(k):
             for _, factor in CONDITIONS:
-                docs[factor].append(gate(root, base, heads[factor]))
+                for test in TESTS:
+                    every[test][factor].append(gate(root, base, heads[factor], NAMES[test]))
             print(f"gate round {i + 1}/{k}", file=sys.stderr, flush=True)
         took = time.perf_counter() - t
         store = Store(root / ".perfgate" / "perfgate.duckdb")
+        docs = every[TESTS[0]]
         today = {f: [todays_rule(store, d) for d in ds] for f, ds in docs.items()}
         # The machine's noise in this run: the robust CV of each gate's base side, median.
         from perfgate import stats
@@ -124,24 +131,28 @@ def main(k: int) -> None:
 
     print(f"### CI mode (`--mode no-regression`), threshold {PCT}%\n")
     print(f"machine: {machine()}; program {t_base * 1000:.0f} ms; {k} gates per condition, "
-          f"{3 * k} in {took:.0f} s; `$CI` set; first look {FIRST} runs per side, cap 30; the "
+          f"{3 * k * len(TESTS)} in {took:.0f} s; `$CI` set; first look {FIRST} runs per side, cap 30; the "
           f"runs' robust CV within a side, median over gates: {100 * cv:.1f}%\n")
     print("| condition | rule | pass | fail (exit 1) | inconclusive (exit 4) | runs per side, "
           "median (max) | target |")
     print("|---|---|---|---|---|---|---|")
     for name, factor in CONDITIONS:
-        ds = docs[factor]
-        n = {v: sum(d["exit"] == code for d in ds) for v, code in
-             (("pass", 0), ("fail", 1), ("inconclusive", 4))}
-        runs = [d["sequential"]["runs_per_side"] for d in ds]
-        print(f"| {name} | rules out a {PCT}% regression | {n['pass']}/{k} | {n['fail']}/{k} | "
-              f"{n['inconclusive']}/{k} | {statistics.median(runs):g} ({max(runs)}) | "
-              f"{TARGET[factor]} |")
+        for test in TESTS:
+            ds = every[test][factor]
+            n = {v: sum(d["exit"] == code for d in ds) for v, code in
+                 (("pass", 0), ("fail", 1), ("inconclusive", 4))}
+            runs = [d["sequential"]["runs_per_side"] for d in ds]
+            print(f"| {name} | rules out a {PCT}% regression ({test}) | {n['pass']}/{k} | "
+                  f"{n['fail']}/{k} | {n['inconclusive']}/{k} | {statistics.median(runs):g} "
+                  f"({max(runs)}) | {TARGET[factor]} |")
         o = {v: today[factor].count(v) for v in ("pass", "fail", "inconclusive")}
         print(f"| {name} | today's: median < {PCT}% worse | {o['pass']}/{k} | {o['fail']}/{k} | "
               f"{o['inconclusive']}/{k} | {FIRST} ({FIRST}) | |")
     print()
 
+
+TESTS = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("mann_whitney",)
+NAMES = {test: "ci" if i == 0 else f"ci-{test}" for i, test in enumerate(TESTS)}
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 40)

@@ -9,7 +9,8 @@ errors  A real Google Benchmark suite of 40 benchmarks (one binary, built with g
         truly 1.3x faster (1/1.3 of the loop) and leaves 37 unchanged.
         REPETITIONS real `perfgate compare` gates (correction holm, the default N of a suite:
         10 invocations per side, interleaved ABBA, no warmup, fixed N). From the same stored
-        samples each gate is decided again with `bh` and with `none`, side by side.
+        samples each gate is decided again with `bh`, with `none`, and with holm over the
+        paired signed-rank test (significance.test: wilcoxon), side by side.
         `adaptive` runs the same gates with the interactive default instead: rounds of 10
         more invocations while the suite is undecided, up to 30 per side.
         A false flag: any of the 37 unchanged benchmarks called changed (significant after the
@@ -116,14 +117,21 @@ def scratch(root: Path) -> tuple[Path, str, str]:
     return root, a, b
 
 
+PAIRED = "holm, wilcoxon"   # Holm over the signed-rank test on invocations paired by round
+
+
 def redecide(root: Path, doc: dict, correction: str) -> dict:
-    """The same stored samples, decided with another correction."""
+    """The same stored samples, decided with another correction (or, for PAIRED, Holm over
+    significance.test: wilcoxon)."""
     from perfgate import suite_gate
     from perfgate.workspace import Project
 
     ws = Project(root).workspace("suite")
-    c = ws.contract.model_copy(update={"suite": ws.contract.suite.model_copy(
-        update={"correction": correction})})
+    update = {"suite": ws.contract.suite.model_copy(
+        update={"correction": "holm" if correction == PAIRED else correction})}
+    if correction == PAIRED:
+        update["significance"] = ws.contract.significance.model_copy(update={"test": "wilcoxon"})
+    c = ws.contract.model_copy(update=update)
     c._source = ws.contract.source
     b, cnd = suite_gate.stored_samples(ws.project.store(), [doc["base"]["session"],
                                                             doc["candidate"]["session"]], c)
@@ -135,7 +143,7 @@ def errors(reps: int, adaptive: bool = False) -> None:
     fast = {f"b{i:02d}" for i in FAST}
     started = time.monotonic()
     tally = {m: {"false": 0, "found": 0, "per": {f: 0 for f in sorted(fast)}}
-             for m in ("holm", "bh", "none")}
+             for m in ("holm", "bh", "none", PAIRED)}
     with tempfile.TemporaryDirectory() as tmp:
         root, a, b = scratch(Path(tmp) / "s")
         if adaptive:   # the interactive default: rounds of 10 while undecided, up to 30

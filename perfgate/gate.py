@@ -146,6 +146,17 @@ def _paired(contract: Contract) -> bool:
     return contract.significance.test == "wilcoxon"
 
 
+def subject(name: str, paired: bool) -> str:
+    """What a change is of: the median, or (paired) the runs of a round taken together."""
+    return name if paired else f"{name} median"
+
+
+def moved_text(r: MetricResult, paired: bool) -> str:
+    """The medians, in brackets; paired, saying the change is the pairs' and not theirs."""
+    medians = f"{_fmt(r.baseline_median, r.unit)} → {_fmt(r.candidate_median, r.unit)}"
+    return f"(run for run; medians {medians})" if paired else f"({medians})"
+
+
 def _abs_change(r: MetricResult) -> float | None:
     """The change in the metric's unit, positive when better: the relative change times the
     baseline median (for unpaired samples exactly the medians' difference)."""
@@ -216,7 +227,7 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
     r = _compare(prim, base, cand, "primary", t.pct_min, _paired(contract))
     reasons: list[str] = []
     undecided: list[str] = []
-    moved = (f"({_fmt(r.baseline_median, prim.unit)} → {_fmt(r.candidate_median, prim.unit)})")
+    moved, what = moved_text(r, _paired(contract)), subject(prim.name, _paired(contract))
     res, significant, test_name = _significance(prim, base, cand, contract, look)
     r = _replace(r, p_value=res.p_value, test=sig.test, alpha=look.alpha)
     gain_abs = abs(_abs_change(r)) if r.change_pct is not None else None
@@ -224,14 +235,14 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
         reasons.append(f"{prim.name}: the baseline median is 0, so no relative change exists")
     elif r.change_pct <= 0:
         word = "did not change" if r.change_pct == 0 else f"got {-r.change_pct:.1f}% worse"
-        reasons.append(f"{prim.name} median {word} {moved}")
+        reasons.append(f"{what} {word} {moved}")
     elif not _clears(t, r.change_pct, gain_abs):
         below = []
         if t.type in ("pct", "both") and r.change_pct < t.pct_min:
-            below.append(f"{prim.name} median improved {r.change_pct:.1f}% {moved}, below the "
+            below.append(f"{what} improved {r.change_pct:.1f}% {moved}, below the "
                          f"{t.pct_min:g}% threshold")
         if t.type in ("absolute", "both") and gain_abs < t.absolute_min:
-            below.append(f"{prim.name} median improved by {gain_abs:.4g} {prim.unit} {moved}, "
+            below.append(f"{what} improved by {gain_abs:.4g} {prim.unit} {moved}, "
                          f"below the absolute threshold of {t.absolute_min:g} {prim.unit}")
         best_pct, best_abs = _best_gain(r)
         if _clears(t, best_pct, best_abs):
@@ -314,7 +325,7 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
     worse_pct = -r.change_pct
     worse_abs = -_abs_change(r)
     beyond = _clears(t, worse_pct, worse_abs)
-    moved = f"({_fmt(r.baseline_median, prim.unit)} → {_fmt(r.candidate_median, prim.unit)})"
+    moved, what = moved_text(r, _paired(contract)), subject(prim.name, _paired(contract))
     limit = (f"the {t.pct_min:g}% threshold" if t.type == "pct" else
              f"the {t.absolute_min:g} {prim.unit} threshold" if t.type == "absolute" else
              f"the {t.pct_min:g}% and {t.absolute_min:g} {prim.unit} thresholds")
@@ -322,16 +333,16 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
         if not beyond:
             return _replace(r, passed=True), [], []
         return _replace(r, passed=False), [
-            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}"], []
+            f"{what} got {worse_pct:.1f}% worse {moved}, beyond {limit}"], []
     if beyond and significant:
         return _replace(r, passed=False), [
-            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, "
+            f"{what} got {worse_pct:.1f}% worse {moved}, beyond {limit}, "
             f"significant: p = {res.p_value:.3g} < {_alpha_text(look, sig.alpha)}"], []
     if not rule_out:                      # the caller weighs "not beyond" itself
         if not beyond:
             return _replace(r, passed=True), [], []
         return _replace(r, passed=False), [], [
-            f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, but not "
+            f"{what} got {worse_pct:.1f}% worse {moved}, beyond {limit}, but not "
             f"significantly: p = {res.p_value:.3g} >= {_alpha_text(look, sig.alpha)}"]
     margin = _margin(t, r.baseline_median)
     if margin is None:
@@ -341,10 +352,10 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
     if ok:
         return _replace(r, passed=True), [], []
     if beyond:
-        head = (f"{prim.name} median got {worse_pct:.1f}% worse {moved}, beyond {limit}, but "
+        head = (f"{what} got {worse_pct:.1f}% worse {moved}, beyond {limit}, but "
                 f"not significantly (p = {res.p_value:.3g}), and {why_not}")
     else:
-        head = f"{prim.name} median moved {_signed(r.change_pct)} {moved}, but {why_not}"
+        head = f"{what} moved {_signed(r.change_pct)} {moved}, but {why_not}"
     return _replace(r, passed=False), [], [f"{head}; {_interval_text(r)}"]
 
 
@@ -356,7 +367,7 @@ def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricRe
     if r.change_pct is None:
         return r, [f"watchdog {w.name}: baseline median is 0, cannot compute a change"], []
     regressed = -r.change_pct > w.max_regression_pct
-    moved = f"({_fmt(r.baseline_median, w.unit)} → {_fmt(r.candidate_median, w.unit)})"
+    moved = moved_text(r, _paired(contract))
     said = (f"watchdog {w.name} regressed {-r.change_pct:.1f}% {moved}, more than its "
             f"{w.max_regression_pct:g}% limit")
     if not contract.threshold.significance_required:

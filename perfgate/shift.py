@@ -61,6 +61,7 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
     """moved / same / unclear for the primary metric, from `before` to `after`."""
     c = primary_only(contract)
     name = c.metrics.primary.name
+    paired = c.significance.test == "wilcoxon"
     a, b = gate.Samples({name: list(before)}), gate.Samples({name: list(after)})
     better = gate.decide(a, b, c, mode="improvement", look=look)
     # The worse direction's "not beyond" is weighed below by the CI, as the improvement mode
@@ -93,19 +94,20 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
     pct, absolute = _best_gain(p, worse=True)
     if p.change_pct is not None and p.change_pct < 0 and _clears(c.threshold, pct, absolute):
         return shift("unclear", None, better, [
-            f"{name} median got {-p.change_pct:.1f}% worse "
-            f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)})"
-            f", below the threshold, but the 95% CI of the ratio [{p.ci_low:.3g}, "
+            f"{gate.subject(name, paired)} got {-p.change_pct:.1f}% worse "
+            f"{gate.moved_text(p, paired)}, below the threshold, but the 95% CI of the ratio "
+            f"[{p.ci_low:.3g}, "
             f"{p.ci_high:.3g}] allows {pct:.1f}% worse: too wide to tell "
             f"(n = {p.n_baseline} vs {p.n_candidate})"])
     return shift("same", None, better, [
-        f"{name} median moved {_signed(p.change_pct)} "
-        f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)}): "
+        f"{gate.subject(name, paired)} moved {_signed(p.change_pct)} "
+        f"{gate.moved_text(p, paired)}: "
         "less than the threshold, and the 95% CI of the ratio "
         f"[{p.ci_low:.3g}, {p.ci_high:.3g}] does not reach it in that direction"])
 
 
 def _moved_text(p: gate.MetricResult, way: str) -> str:
-    return (f"{p.name} median got {abs(p.change_pct or 0):.1f}% {way} "
-            f"({gate._fmt(p.baseline_median, p.unit)} → {gate._fmt(p.candidate_median, p.unit)}), "
+    paired = p.test == "wilcoxon"
+    return (f"{gate.subject(p.name, paired)} got {abs(p.change_pct or 0):.1f}% {way} "
+            f"{gate.moved_text(p, paired)}, "
             f"p = {p.p_value:.3g} < {p.alpha:.3g}")

@@ -152,8 +152,12 @@ def paired_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
     if np.all(d == d[0]):
         lo = hi = float(d[0])
     else:
-        res = stats.bootstrap((d,), np.median, n_resamples=n_resamples, vectorized=True,
-                              confidence_level=confidence, method="percentile", rng=seed)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # a degenerate resample at 2-3 pairs is expected
+            res = stats.bootstrap((d,), np.median, n_resamples=n_resamples, vectorized=True,
+                                  confidence_level=confidence, method="percentile", rng=seed)
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return None, None
