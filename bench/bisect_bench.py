@@ -4,8 +4,9 @@
     python bench/bisect_bench.py two [TRIALS] [METRIC] [TEST]  # 1.5x slower, later 1.25x faster
 
 METRIC is the contract's primary, cpu_time (default) or wall_time: on a shared 2-core machine
-at load 8 wall time varies 20-30% run to run, CPU time about 9%. TEST is the contract's
-significance.test: mann_whitney (default) or wilcoxon (runs paired by round).
+at load 8 wall time varies 20-30% run to run, CPU time about 9%. TEST is bisect's
+--test: wilcoxon (runs paired by round; bisect's default, and this script's) or
+mann_whitney (each side pooled, as bisect judged before).
 
 Each trial builds a fresh 64-commit repository (tests/history.py: a sleep-free CPU loop sized
 by size.txt) whose wall time steps at known commits; the sizes are probed on this machine
@@ -36,7 +37,7 @@ from tests import history  # noqa: E402
 
 COMMITS, N, CAP, PCT = 64, 5, 20, 15
 METRIC = sys.argv[3] if len(sys.argv) > 3 else "cpu_time"
-TEST = sys.argv[4] if len(sys.argv) > 4 else "mann_whitney"
+TEST = sys.argv[4] if len(sys.argv) > 4 else "wilcoxon"
 
 
 def probe() -> tuple[float, float]:
@@ -100,8 +101,8 @@ def trial(kind: str, rng: random.Random, start: float, per: float) -> dict:
     shas = history.make(repo, sizes, runs=N, max_runs=CAP, warmup=1, pct=PCT, verify=False,
                         metric=METRIC, test=TEST)
     t0 = time.monotonic()
-    r = perfgate("bisect", "h", "--good", shas[0], "--bad", shas[-1], "--yes", "--json",
-                 cwd=repo, check=False)
+    r = perfgate("bisect", "h", "--good", shas[0], "--bad", shas[-1], "--test", TEST, "--yes",
+                 "--json", cwd=repo, check=False)
     took = time.monotonic() - t0
     import json
 

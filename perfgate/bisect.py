@@ -110,9 +110,10 @@ class Bisection:
     """One run of the search over good..bad (resumed if an earlier one was interrupted)."""
 
     def __init__(self, ws: Workspace, commits: list[str], *, adaptive: bool | None = None,
-                 progress=None, log: Callable[[str], None] | None = None,
+                 test: str | None = None, progress=None, log: Callable[[str], None] | None = None,
                  executor: Executor = harness.run_once, prepare_fn: Prepare = prepare) -> None:
         self.ws, self.c = ws, ws.contract
+        self.judging = shift.for_bisection(self.c, test)     # how each pair is judged
         self.root = vcs.repo_root(ws.root)
         self.store = ws.project.store()
         self.metric = self.c.metrics.primary.name
@@ -125,7 +126,7 @@ class Bisection:
         self.looks = sequential.plan(
             self.c.repro.measurement_runs, self.c.repro.max_runs, self.c.significance.alpha / 2,
             adaptive=sequential.adaptive_enabled(self.c.significance.adaptive, adaptive),
-            test=self.c.significance.test)
+            test=self.judging.significance.test)
         self.progress, self.log = progress, log or (lambda _: None)
         self.executor, self.prepare_fn = executor, prepare_fn
         self.dir = ws.dir / "bisect"
@@ -223,7 +224,7 @@ class Bisection:
         fitting = [look for look in self.looks if look.runs <= min(len(va), len(vb))]
         if not fitting:
             return None
-        judged = shift.judge(va, vb, self.c, fitting[-1])
+        judged = shift.judge(va, vb, self.judging, fitting[-1])
         if judged.state == "unclear" and not fitting[-1].final:
             return None
         return Judged(a, b, judged, None, found, reused=True)
@@ -265,7 +266,7 @@ class Bisection:
 
         def more(done: int) -> int:
             look = reached[-1]
-            if look.final or all(shift.judge(sides[a].values(m), sides[b].values(m), c,
+            if look.final or all(shift.judge(sides[a].values(m), sides[b].values(m), self.judging,
                                              look).state != "unclear" for a, b in pairs):
                 return 0
             reached.append(self.looks[look.number])
@@ -291,7 +292,8 @@ class Bisection:
         out = {}
         for a, b in [*pairs, *[pair for pair in info if set(pair) <= set(positions)]]:
             sa, sb = sides[a].session_id, sides[b].session_id
-            out[(a, b)] = Judged(a, b, shift.judge(values[sa][m], values[sb][m], c, reached[-1]),
+            out[(a, b)] = Judged(a, b, shift.judge(values[sa][m], values[sb][m], self.judging,
+                                                   reached[-1]),
                                  step, (sa, sb))
         return out
 
@@ -382,7 +384,7 @@ class Bisection:
 
 
 def bisect(ws: Workspace, good_ref: str, bad_ref: str, *, yes: bool = False,
-           adaptive: bool | None = None, progress=None, log=None,
+           adaptive: bool | None = None, test: str | None = None, progress=None, log=None,
            executor: Executor = harness.run_once, prepare_fn: Prepare = prepare
            ) -> dict[str, Any]:
     """Run (or resume) the bisection of good..bad; write bisect.md, bisect.json and
@@ -393,12 +395,13 @@ def bisect(ws: Workspace, good_ref: str, bad_ref: str, *, yes: bool = False,
     root = vcs.repo_root(ws.root)
     good, bad = vcs.resolve(root, good_ref), vcs.resolve(root, bad_ref)
     commits = vcs.first_parent_range(root, good, bad)
-    b = Bisection(ws, commits, adaptive=adaptive, progress=progress, log=log,
+    b = Bisection(ws, commits, adaptive=adaptive, test=test, progress=progress, log=log,
                   executor=executor, prepare_fn=prepare_fn)
     outcome = b.run()
     measured, warmups = b.store.bisection_runs(b.id)
     doc = findings.bisect_document(ws, outcome, good_ref=good_ref, bad_ref=bad_ref,
-                                   values=_point_values(b, outcome), runs=(measured, warmups))
+                                   values=_point_values(b, outcome), runs=(measured, warmups),
+                                   contract=b.judging)
     b.store.finish_bisection(b.id, outcome.result, doc)
     out = b.dir
     png = _plot(ws, doc, out / "bisect.png")

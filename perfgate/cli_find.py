@@ -18,12 +18,16 @@ from perfgate.errors import GateInconclusive, GateRejected, UsageError
               help="Bisect change N of the last `perfgate detect` (the measured commits "
                    "around it) instead of --good/--bad.")
 @ADAPTIVE
+@click.option("--test", type=click.Choice(["wilcoxon", "mann_whitney", "mean_2sigma"]),
+              default="wilcoxon", show_default=True,
+              help="How each pair of commits is judged: wilcoxon pairs their runs round by "
+                   "round (they are always measured together), so drift they share cancels.")
 @click.option("--yes", "-y", is_flag=True, help="Do not require an approved scoping.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print bisect.json on stdout (the summary goes to stderr).")
 @ROOT_OPTION
 def bisect(contract: str, good_ref: str | None, bad_ref: str | None, from_change: int | None,
-           adaptive: bool | None, yes: bool, as_json: bool, root: Path) -> None:
+           adaptive: bool | None, test: str, yes: bool, as_json: bool, root: Path) -> None:
     """Find the commit(s) between --good and --bad where the primary metric moved by the
     threshold. Exit 0 culprit found, 1 no change, 4 inconclusive; Ctrl-C resumes."""
     from perfgate import bisect as bisect_mod
@@ -38,7 +42,7 @@ def bisect(contract: str, good_ref: str | None, bad_ref: str | None, from_change
     elif not (good_ref and bad_ref):
         raise UsageError("bisect needs --good REF and --bad REF (or --from-change N)")
     with progress_bar() as progress:
-        doc = bisect_mod.bisect(ws, good_ref, bad_ref, yes=yes, adaptive=adaptive,
+        doc = bisect_mod.bisect(ws, good_ref, bad_ref, yes=yes, adaptive=adaptive, test=test,
                                 progress=progress, log=err)
     _out(findings.bisect_text(doc), doc, as_json)
     err(f"(written to {ws.display(ws.dir / 'bisect' / 'bisect.md')})")

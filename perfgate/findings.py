@@ -33,12 +33,13 @@ def _threshold(contract) -> dict[str, Any]:
 # -- bisect ---------------------------------------------------------------------------------
 
 def bisect_document(ws, outcome, *, good_ref: str, bad_ref: str,
-                    values: Mapping[int, list[float]], runs: tuple[int, int]) -> dict[str, Any]:
+                    values: Mapping[int, list[float]], runs: tuple[int, int],
+                    contract=None) -> dict[str, Any]:
     """bisect.json: the culprits, what stayed unclear, what was skipped, every comparison,
     every measured commit with its median and CI, and what it all cost."""
     from perfgate import stats
 
-    c, pts = ws.contract, outcome.points
+    c, pts = contract or ws.contract, outcome.points
 
     def commit(pos: int) -> dict[str, Any]:
         pt = pts[pos]

@@ -56,6 +56,16 @@ def primary_only(contract: Contract) -> Contract:
     return contract.model_copy(update={"metrics": metrics})
 
 
+def for_bisection(contract: Contract, test: str | None = None) -> Contract:
+    """The contract a bisection judges its pairs by: the primary alone, and the paired
+    signed-rank test unless `test` names another. A bisection measures every pair together,
+    interleaved, so the pairing the paired test needs is always there; on this shared
+    machine it found both steps of bench/bisect_bench.py's two-step history where
+    Mann-Whitney, pooling each side, left the smaller one unclear (docs/bisect.md)."""
+    sig = contract.significance.model_copy(update={"test": test or "wilcoxon"})
+    return primary_only(contract).model_copy(update={"significance": sig})
+
+
 def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
           look: Look) -> Shift:
     """moved / same / unclear for the primary metric, from `before` to `after`."""
