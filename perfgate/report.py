@@ -217,7 +217,9 @@ def summary_markdown(doc: Mapping[str, object], *, title: str, plot: str | None 
             test = {"mann_whitney": "one-sided Mann-Whitney",
                     "wilcoxon": "one-sided Wilcoxon signed-rank, paired runs", "geomean_bootstrap":
                     "bootstrap of the geometric mean"}.get(m.get("test"), "2-sigma rule")
-            lines += [f"| 95% CI of the median ratio | [{num(m['ci_low'], 3)}, "
+            ratio = ("ratio of paired runs (median)" if m.get("test") == "wilcoxon"
+                     else "median ratio")
+            lines += [f"| 95% CI of the {ratio} | [{num(m['ci_low'], 3)}, "
                       f"{num(m['ci_high'], 3)}] |",
                       f"| p ({test}) | {num(m['p_value'], 3)} |",
                       f"| n | {m['n_baseline']} vs {m['n_candidate']}"
