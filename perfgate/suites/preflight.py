@@ -29,20 +29,26 @@ def check(contract, records) -> tuple[list[str], list[str]]:
                      f", largest {cvs[worst] * 100:.1f}% ({worst})")
     n, alpha = contract.repro.measurement_runs, contract.significance.alpha
     m = max(1, len(names) - (0 if suite.primary == spec.GEOMEAN else 1))
-    bar = alpha / m if suite.correction == "holm" else alpha
-    pmin = stats.mw_min_p(n, n)
-    need = next(k for k in range(2, 10_000) if stats.mw_min_p(k, k) < bar)
+    # "changed" is two-sided (2 x the smaller one-sided p), held to Holm's strictest bar.
+    bar = (alpha / m if suite.correction == "holm" else alpha) / 2
+    test = contract.significance.test if contract.significance.test == "wilcoxon" else \
+        "mann_whitney"
+    pmin = stats.min_p(test, n, n)
+    need = stats.min_n(test, bar)
+    name = "Wilcoxon signed-rank" if test == "wilcoxon" else "Mann-Whitney"
     if suite.correction == "none":
         notes.append(f"WARNING: correction none: with {m} benchmarks each tested at alpha "
                      f"{alpha:g}, the chance that some unchanged benchmark is flagged is about "
                      f"{100 * (1 - (1 - alpha) ** m):.0f}%; holm keeps it at {alpha:g}")
     if pmin >= bar:
-        notes.append(f"IMPOSSIBLE: with {n} vs {n} runs the smallest one-sided Mann-Whitney p is "
+        notes.append(f"IMPOSSIBLE: with {n} vs {n} runs the smallest one-sided {name} p is "
                      f"{pmin:.3g}, never below {suite.correction}'s strictest bar over {m} "
-                     f"benchmarks ({bar:.3g}); use measurement_runs >= {need}")
+                     f"benchmarks ({bar:.3g}, each side of a two-sided test); no benchmark can "
+                     f"be called changed: use measurement_runs >= {need}")
     else:
         notes.append(f"with {n} vs {n} runs the smallest p is {pmin:.3g}, below "
-                     f"{suite.correction}'s strictest bar over {m} benchmarks ({bar:.3g})")
+                     f"{suite.correction}'s strictest bar over {m} benchmarks ({bar:.3g}, each "
+                     "side of a two-sided test)")
     if cvs and math.isfinite(max(cvs.values())):
         mde = stats.min_detectable_effect_pct(statistics.median(cvs.values()), n, bar)
         if math.isfinite(mde):
