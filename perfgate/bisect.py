@@ -19,7 +19,7 @@ from typing import Any
 
 from perfgate import approval, artifacts, harness, secrets, sequential, shift, vcs
 from perfgate import state as state_mod
-from perfgate.culprits import Culprit, Judged, Outcome, Point  # noqa: F401  (bisect.Point)
+from perfgate.culprits import Culprit, Judged, Outcome, Point
 from perfgate.errors import RunFailed, UsageError
 from perfgate.sessions import Executor, Recorder, Side
 from perfgate.workspace import Workspace

@@ -165,9 +165,6 @@ def _abs_change(r: MetricResult) -> float | None:
     return r.change_pct / 100 * abs(r.baseline_median)
 
 
-_TEST_NAMES = {"mann_whitney": "Mann-Whitney", "wilcoxon": "Wilcoxon signed-rank (paired runs)"}
-
-
 def _replace(r: MetricResult, **kw: Any) -> MetricResult:
     from dataclasses import replace
 
@@ -255,7 +252,7 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
         if floor is not None and floor >= look.alpha:
             undecided.append(
                 f"not significant and cannot be: with {len(base)} vs {len(cand)} runs the "
-                f"smallest possible one-sided {_TEST_NAMES[sig.test]} p is "
+                f"smallest possible one-sided {stats.RANK_TEST_NAMES[sig.test]} p is "
                 f"{floor:.3g} >= {_alpha_text(look, sig.alpha)}; "
                 f"use at least {stats.min_n(sig.test, look.alpha or sig.alpha)} runs per side")
         elif floor is not None:
@@ -286,7 +283,7 @@ def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: flo
     res = stats.not_worse_by(base, cand, lower_is_better=metric.lower_is_better, margin=margin,
                              test=sig.test)
     pct = f"{100 * margin:.3g}%"
-    if sig.test not in _TEST_NAMES:
+    if sig.test not in stats.RANK_TEST_NAMES:
         ok = res.statistic > look.z_min
         return ok, res.p_value, (f"a regression of {pct} is not ruled out: with it taken out, "
                                  f"the candidate mean is not beyond the baseline mean ± "

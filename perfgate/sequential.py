@@ -13,7 +13,7 @@ import os
 import statistics
 from dataclasses import dataclass
 
-from perfgate.stats import mw_min_p, wilcoxon_min_p
+from perfgate.stats import min_p, mw_min_p
 
 # The 2-sigma rule's one-sided tail (z > 2), split over looks like alpha.
 TWO_SIGMA_TAIL = 1 - statistics.NormalDist().cdf(2.0)
@@ -51,16 +51,14 @@ def plan(first: int, max_runs: int, alpha: float, *, adaptive: bool,
     if not adaptive or max_runs <= first:
         return (single(first, alpha),)
     runs = list(range(first, max_runs, first)) + [max_runs]
-
-    def floor(n: int) -> float:
-        return wilcoxon_min_p(n) if test == "wilcoxon" else mw_min_p(n, n)
-
     added = [runs[0]] + [b - a for a, b in zip(runs, runs[1:], strict=False)]
     usable = set(range(len(runs)))
     while True:
         total = sum(added[i] for i in usable)
         share = {i: alpha * added[i] / total for i in usable}
-        dead = {i for i in usable if floor(runs[i]) >= share[i]}
+        # The 2-sigma rule has no floor; its looks are planned as Mann-Whitney's always were.
+        dead = {i for i in usable if (min_p(test, runs[i], runs[i]) or mw_min_p(runs[i], runs[i]))
+                >= share[i]}
         if not dead or dead == usable:
             break
         usable -= dead

@@ -88,6 +88,15 @@ def mean_2sigma(baseline: Sequence[float], candidate: Sequence[float], *,
     return TestResult(float(stats.norm.sf(z)), z, "2sigma")
 
 
+# What a verdict's reason calls the rank tests (the 2-sigma rule has no floor, no entry).
+RANK_TEST_NAMES = {"mann_whitney": "Mann-Whitney",
+                   "wilcoxon": "Wilcoxon signed-rank (paired runs)"}
+
+
+def _positive(baseline: Sequence[float], candidate: Sequence[float]) -> bool:
+    return all(x > 0 for x in baseline) and all(x > 0 for x in candidate)
+
+
 def pair_logs(baseline: Sequence[float], candidate: Sequence[float]) -> list[float]:
     """log(candidate_i / baseline_i) for runs matched by their index, the i-th run of each side:
     interleaved runs (ABBA) put them next to each other in time, so a drift of the machine
@@ -95,10 +104,17 @@ def pair_logs(baseline: Sequence[float], candidate: Sequence[float]) -> list[flo
     units of |median(baseline)| instead. Unmatched runs at the end are left out."""
     n = min(len(baseline), len(candidate))
     b, c = list(baseline)[:n], list(candidate)[:n]
-    if all(x > 0 for x in b) and all(x > 0 for x in c):
+    if _positive(b, c):
         return [math.log(y / x) for x, y in zip(b, c)]
     scale = abs(statistics.median(b)) or 1.0
     return [(y - x) / scale for x, y in zip(b, c)]
+
+
+def _pair_ratio(d: float, baseline: Sequence[float], candidate: Sequence[float]) -> float:
+    """A value on pair_logs' scale back as a candidate / baseline ratio."""
+    if _positive(baseline, candidate):
+        return math.exp(d)
+    return 1.0 + d if statistics.median(baseline) >= 0 else 1.0 - d
 
 
 def wilcoxon(baseline: Sequence[float], candidate: Sequence[float], *,
@@ -129,12 +145,7 @@ def wilcoxon_min_p(n: int) -> float:
 def paired_ratio(baseline: Sequence[float], candidate: Sequence[float]) -> float | None:
     """The typical candidate / baseline ratio of paired runs: exp(median of the log ratios)."""
     d = pair_logs(baseline, candidate)
-    if not d:
-        return None
-    m = statistics.median(d)
-    if all(x > 0 for x in baseline) and all(x > 0 for x in candidate):
-        return math.exp(m)
-    return 1.0 + m if statistics.median(baseline) >= 0 else 1.0 - m
+    return _pair_ratio(statistics.median(d), baseline, candidate) if d else None
 
 
 def paired_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
@@ -148,7 +159,6 @@ def paired_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
     d = np.asarray(pair_logs(baseline, candidate), float)
     if len(d) < 2:
         return None, None
-    positive = all(x > 0 for x in baseline) and all(x > 0 for x in candidate)
     if np.all(d == d[0]):
         lo = hi = float(d[0])
     else:
@@ -161,9 +171,8 @@ def paired_ratio_ci(baseline: Sequence[float], candidate: Sequence[float], *,
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return None, None
-    if positive:
-        return math.exp(lo), math.exp(hi)
-    return (1.0 + lo, 1.0 + hi) if statistics.median(baseline) >= 0 else (1.0 - hi, 1.0 - lo)
+    ends = sorted(_pair_ratio(x, baseline, candidate) for x in (lo, hi))
+    return ends[0], ends[1]
 
 
 def scale_back(baseline: Sequence[float], candidate: Sequence[float], *, lower_is_better: bool,

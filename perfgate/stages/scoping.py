@@ -170,8 +170,8 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     n, alpha = c.repro.measurement_runs, c.significance.alpha
     lines: list[str] = []
     test = c.significance.test
-    if c.threshold.significance_required and stats.min_p(test, n, n) is not None:
-        pmin = stats.min_p(test, n, n)
+    pmin = stats.min_p(test, n, n)
+    if c.threshold.significance_required and pmin is not None:
         looks = sequential.plan(n, c.repro.max_runs, alpha,
                                 adaptive=sequential.adaptive_enabled(c.significance.adaptive),
                                 test=test)
@@ -186,7 +186,7 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
         elif pmin >= alpha:
             lines.append(
                 f"IMPOSSIBLE: with {n} vs {n} runs the smallest possible one-sided "
-                f"{'Wilcoxon' if test == 'wilcoxon' else 'Mann-Whitney'} p is {pmin:.4g}, never "
+                f"{stats.RANK_TEST_NAMES[test]} p is {pmin:.4g}, never "
                 f"below alpha {alpha}: no change can ever pass. "
                 f"Use measurement_runs >= {stats.min_n(test, alpha)}.")
         else:

@@ -35,14 +35,14 @@ def check(contract, records) -> tuple[list[str], list[str]]:
         "mann_whitney"
     pmin = stats.min_p(test, n, n)
     need = stats.min_n(test, bar)
-    name = "Wilcoxon signed-rank" if test == "wilcoxon" else "Mann-Whitney"
     if suite.correction == "none":
         notes.append(f"WARNING: correction none: with {m} benchmarks each tested at alpha "
                      f"{alpha:g}, the chance that some unchanged benchmark is flagged is about "
                      f"{100 * (1 - (1 - alpha) ** m):.0f}%; holm keeps it at {alpha:g}")
     if pmin >= bar:
-        notes.append(f"IMPOSSIBLE: with {n} vs {n} runs the smallest one-sided {name} p is "
-                     f"{pmin:.3g}, never below {suite.correction}'s strictest bar over {m} "
+        notes.append(f"IMPOSSIBLE: with {n} vs {n} runs the smallest one-sided "
+                     f"{stats.RANK_TEST_NAMES[test]} p is {pmin:.3g}, never below "
+                     f"{suite.correction}'s strictest bar over {m} "
                      f"benchmarks ({bar:.3g}, each side of a two-sided test); no benchmark can "
                      f"be called changed: use measurement_runs >= {need}")
     else:
