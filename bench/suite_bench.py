@@ -1,8 +1,8 @@
 """Suites: the error rates of a suite gate over 40 benchmarks, its cost against one gate per
 benchmark, and the adapters' parsing speed.
 
-Run: python bench/suite_bench.py [errors|cost|parse|all] [REPETITIONS] [adaptive]
-     (default: all, 20 repetitions, fixed N)
+Run: python bench/suite_bench.py [errors|cost|parse|all] [REPETITIONS] [adaptive|fixed] [N]
+     (default: all, 20 repetitions, fixed N, the suite's default N)
 
 errors  A real Google Benchmark suite of 40 benchmarks (one binary, built with g++ against
         Debian's libbenchmark-dev) in a scratch git repository; the head commit makes 3 of them
@@ -12,7 +12,8 @@ errors  A real Google Benchmark suite of 40 benchmarks (one binary, built with g
         samples each gate is decided again with `bh`, with `none`, and with holm over the
         paired signed-rank test (significance.test: wilcoxon), side by side.
         `adaptive` runs the same gates with the interactive default instead: rounds of 10
-        more invocations while the suite is undecided, up to 30 per side.
+        more invocations while the suite is undecided, up to 30 per side. N sets
+        measurement_runs in the contract instead of leaving the suite's default.
         A false flag: any of the 37 unchanged benchmarks called changed (significant after the
         correction, either way). Detected: all 3 true changes called improved.
 cost    The same suite, one gate over all 40 against the naive loop a team without suites would
@@ -97,7 +98,7 @@ significance: {{adaptive: false}}
 """
 
 
-def scratch(root: Path) -> tuple[Path, str, str]:
+def scratch(root: Path, n: int | None = None) -> tuple[Path, str, str]:
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "main")
     (root / ".gitignore").write_text(".perfgate/\n")
@@ -110,10 +111,11 @@ def scratch(root: Path) -> tuple[Path, str, str]:
     git(root, "commit", "-qam", "B: three benchmarks 1.3x faster")
     b = git(root, "rev-parse", "HEAD")
     (root / "contracts").mkdir(exist_ok=True)
-    # The default N of a suite (contract.SUITE_RUNS): measurement_runs left out.
-    (root / "contracts" / "suite.yaml").write_text(CONTRACT.format(
-        name="suite", n=10, command=COMMAND.format(filter="", build=BUILD)).replace(
-        "measurement_runs: 10, ", ""))
+    # The default N of a suite (contract.SUITE_RUNS): measurement_runs left out, unless n.
+    text = CONTRACT.format(name="suite", n=n or 10, command=COMMAND.format(filter="",
+                                                                          build=BUILD))
+    (root / "contracts" / "suite.yaml").write_text(
+        text if n else text.replace("measurement_runs: 10, ", ""))
     return root, a, b
 
 
@@ -139,13 +141,13 @@ def redecide(root: Path, doc: dict, correction: str) -> dict:
     return {x.name: x.status for x in v.benchmarks}
 
 
-def errors(reps: int, adaptive: bool = False) -> None:
+def errors(reps: int, adaptive: bool = False, n: int | None = None) -> None:
     fast = {f"b{i:02d}" for i in FAST}
     started = time.monotonic()
     tally = {m: {"false": 0, "found": 0, "per": {f: 0 for f in sorted(fast)}}
              for m in ("holm", "bh", "none", PAIRED)}
     with tempfile.TemporaryDirectory() as tmp:
-        root, a, b = scratch(Path(tmp) / "s")
+        root, a, b = scratch(Path(tmp) / "s", n)
         if adaptive:   # the interactive default: rounds of 10 while undecided, up to 30
             path = root / "contracts" / "suite.yaml"
             path.write_text(path.read_text().replace("adaptive: false", "adaptive: true"))
@@ -181,7 +183,7 @@ def errors(reps: int, adaptive: bool = False) -> None:
           f"{K} benchmarks (Google Benchmark), {len(FAST)} truly {FACTOR}x faster; "
           + ("adaptive: 10 invocations per side, then rounds of 10 up to 30 while undecided "
              f"(mean {statistics.fmean(per_side):.1f} per side)" if adaptive else
-             "N = 10 invocations per side (fixed)")
+             f"N = {n or 'the default'} invocations per side (fixed)")
           + f", interleaved; {reps} gates in {took:.0f} s\n")
     print("| correction | family-wise false flags | all 3 true changes found | each true change |")
     print("|---|---|---|---|")
@@ -275,7 +277,8 @@ if __name__ == "__main__":
         parse()
         print()
     if what in ("errors", "all"):
-        errors(reps, adaptive=len(sys.argv) > 3 and sys.argv[3] == "adaptive")
+        errors(reps, adaptive=len(sys.argv) > 3 and sys.argv[3] == "adaptive",
+               n=int(sys.argv[4]) if len(sys.argv) > 4 else None)
         print()
     if what in ("cost", "all"):
         cost()

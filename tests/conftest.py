@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,12 @@ from pathlib import Path
 import pytest
 
 PY = sys.executable
+
+# A shell without job control starts background jobs with SIGINT ignored, and an ignored signal
+# stays ignored across exec: every perfgate the Ctrl-C tests start would shrug SIGINT off. Give
+# this process a handler again, so its children start with SIGINT at its default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 PROGRAM = textwrap.dedent("""\
     import sys

@@ -67,7 +67,9 @@ def test_world_readable_secrets_file_warns(repo, tmp_path):
         assert warning in r.stderr
 
 
-MARK = "perfgate-kill9-marker"
+# One mark per test process: xdist runs two of these tests at once, and each must find (and
+# expect swept) only the processes it started itself.
+MARK = f"perfgate-kill9-marker-{os.getpid()}"
 
 
 def _marked_contract(repo, **kw):
