@@ -140,7 +140,7 @@ def counts(n: int = 10) -> None:
     import os
     import subprocess
 
-    from perfgate import counters, stats
+    from perfgate import counters, power
 
     demo = Path(__file__).resolve().parent.parent / "examples" / "demo" / "slow.py"
     rows, took = [], 0.0
@@ -164,7 +164,7 @@ def counts(n: int = 10) -> None:
         series = [("wall_time", [x["wall_time"] for x in runs])] if not env else []
         for name, xs in series + [("instructions", [x["metrics"]["instructions"] for x in runs])]:
             cv = statistics.stdev(xs) / statistics.fmean(xs)
-            mde = stats.min_detectable_effect_pct(cv, 5, 0.05)
+            mde = power.min_detectable_effect_pct(cv, 5, 0.05)
             rows.append(f"| {label} | {name} | {statistics.median(xs):.4g} | {100 * cv:.2g}% | "
                         + (f"{mde:.2g}%" if mde >= 0.001 else "< 0.001%") + " |")
         if label == "no added load":

@@ -12,7 +12,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from perfgate import artifacts, environment, harness, report, secrets, sequential, stats, vcs
+from perfgate import artifacts, environment, harness, power, report, secrets, sequential, vcs
 from perfgate.errors import UsageError
 from perfgate.sessions import Side
 from perfgate.workspace import Workspace
@@ -123,12 +123,12 @@ def calibrate(ws: Workspace, *, gates: int = 20, effect_pct: float | None = None
     out.threshold_pct = scoping.threshold_pct(ws, statistics.median(all_values)) \
         if all_values else None
     if out.cv is not None and out.cv > 0:
-        mde = stats.min_detectable_effect_pct(out.cv, out.runs, out.alpha)
+        mde = power.min_detectable_effect_pct(out.cv, out.runs, out.alpha)
         out.mde_pct = mde if math.isfinite(mde) else None
         if out.threshold_pct:
-            out.recommended_runs = stats.n_for_effect(out.cv, out.threshold_pct, out.alpha)
+            out.recommended_runs = power.n_for_effect(out.cv, out.threshold_pct, out.alpha)
     elif out.cv == 0:
-        out.mde_pct, out.recommended_runs = 0.0, stats.mw_min_n(out.alpha)
+        out.mde_pct, out.recommended_runs = 0.0, power.mw_min_n(out.alpha)
     if effect_pct is not None:
         iterations = _burn_iterations(ws, base_dir, effect_pct, statistics.median(all_values))
         for _ in range(gates):
@@ -191,7 +191,7 @@ def summary_lines(r: Result) -> list[str]:
                                              if r.threshold_pct else ""))
     elif r.cv:
         lines.append(f"with N={r.runs} per side no change can reach p < alpha {r.alpha:g} "
-                     f"(use at least {stats.mw_min_n(r.alpha)})")
+                     f"(use at least {power.mw_min_n(r.alpha)})")
     if r.recommended_runs is not None:
         lines.append(f"recommended measurement_runs for the threshold: {r.recommended_runs}")
     if r.effect_gates:

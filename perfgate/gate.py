@@ -5,7 +5,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from perfgate import stats
+from perfgate import power, stats
 from perfgate.contract import Contract, Metric
 from perfgate.sequential import Look, single
 
@@ -248,13 +248,13 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
         else:
             reasons += below
     elif t.significance_required and not significant:
-        floor = stats.min_p(sig.test, len(base), len(cand))
+        floor = power.min_p(sig.test, len(base), len(cand))
         if floor is not None and floor >= look.alpha:
             undecided.append(
                 f"not significant and cannot be: with {len(base)} vs {len(cand)} runs the "
                 f"smallest possible one-sided {stats.RANK_TEST_NAMES[sig.test]} p is "
                 f"{floor:.3g} >= {_alpha_text(look, sig.alpha)}; "
-                f"use at least {stats.min_n(sig.test, look.alpha or sig.alpha)} runs per side")
+                f"use at least {power.min_n(sig.test, look.alpha or sig.alpha)} runs per side")
         elif floor is not None:
             undecided.append(f"not significant: {test_name} p = {res.p_value:.3g} >= "
                              f"{_alpha_text(look, sig.alpha)} (median improved "
@@ -289,7 +289,7 @@ def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: flo
                                  f"the candidate mean is not beyond the baseline mean ± "
                                  f"{look.z_min:.3g} sd (z = {res.statistic:.2f})")
     ok = res.p_value < look.alpha
-    floor = stats.min_p(sig.test, len(base), len(cand))
+    floor = power.min_p(sig.test, len(base), len(cand))
     if floor >= look.alpha:
         return ok, res.p_value, (
             f"a regression of {pct} cannot be ruled out with {len(base)} vs {len(cand)} runs "

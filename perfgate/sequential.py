@@ -13,7 +13,7 @@ import os
 import statistics
 from dataclasses import dataclass
 
-from perfgate.stats import min_p, mw_min_p
+from perfgate.power import min_p, mw_min_p
 
 # The 2-sigma rule's one-sided tail (z > 2), split over looks like alpha.
 TWO_SIGMA_TAIL = 1 - statistics.NormalDist().cdf(2.0)

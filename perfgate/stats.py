@@ -1,4 +1,6 @@
-"""Statistics: the only module that imports scipy. Small pure functions; each names its test."""
+"""Statistics: the only module that imports scipy. Small pure functions; each names its test.
+
+How many runs a test needs (its floors and power) is plain arithmetic, in perfgate.power."""
 from __future__ import annotations
 
 import math
@@ -9,8 +11,6 @@ from dataclasses import dataclass
 SEED = 20260101           # fixed, so a p-value or CI can be recomputed exactly from the store
 PERMUTATIONS = 20000
 EXACT_MAX_N = 50
-# Mann-Whitney's asymptotic relative efficiency against the t-test for normal data (3/pi).
-MW_ARE = 3 / math.pi
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,6 @@ def wilcoxon(baseline: Sequence[float], candidate: Sequence[float], *,
                       "exact" if method == "exact" else "asymptotic")
 
 
-def wilcoxon_min_p(n: int) -> float:
-    """The smallest one-sided exact signed-rank p with n pairs: every sign the same, 1 / 2^n."""
-    return 0.5 ** n
-
-
 def paired_ratio(baseline: Sequence[float], candidate: Sequence[float]) -> float | None:
     """The typical candidate / baseline ratio of paired runs: exp(median of the log ratios)."""
     d = pair_logs(baseline, candidate)
@@ -240,65 +235,6 @@ def bootstrap_median_ratio_ci(baseline: Sequence[float], candidate: Sequence[flo
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None, None
     return lo, hi
-
-
-def mw_min_p(n1: int, n2: int) -> float:
-    """The smallest one-sided exact Mann-Whitney p with n1 vs n2 runs: 1 / C(n1+n2, n1)."""
-    return 1.0 / math.comb(n1 + n2, n1)
-
-
-def mw_min_n(alpha: float) -> int:
-    """The smallest equal n per side whose smallest one-sided Mann-Whitney p is below alpha."""
-    n = 1
-    while mw_min_p(n, n) >= alpha:
-        n += 1
-    return n
-
-
-def min_p(test: str, n1: int, n2: int) -> float | None:
-    """The smallest one-sided p a rank test can give with n1 vs n2 runs (None: the 2-sigma
-    rule, which has no floor). The signed-rank test uses the matched pairs only."""
-    if test == "mann_whitney":
-        return mw_min_p(n1, n2)
-    if test == "wilcoxon":
-        return wilcoxon_min_p(min(n1, n2))
-    return None
-
-
-def min_n(test: str, alpha: float) -> int:
-    """The smallest equal n per side whose smallest one-sided p is below alpha."""
-    n = 1
-    while (min_p(test, n, n) or 0) >= alpha:
-        n += 1
-    return n
-
-
-def _z(q: float) -> float:
-    return statistics.NormalDist().inv_cdf(q)
-
-
-def min_detectable_effect_pct(cv: float, n: int, alpha: float, power: float = 0.8) -> float:
-    """Approximate smallest change of the median (%) detectable with n runs per side.
-
-    Normal approximation for a one-sided two-sample test at this alpha and power,
-    (z(1-alpha) + z(power)) * cv * sqrt(2/n), inflated for Mann-Whitney's efficiency (3/pi).
-    inf when n is too small for the exact test to ever reach alpha.
-    """
-    if mw_min_p(n, n) >= alpha:
-        return math.inf
-    return 100.0 * (_z(1 - alpha) + _z(power)) * cv * math.sqrt(2.0 / (n * MW_ARE))
-
-
-def n_for_effect(cv: float, effect_pct: float, alpha: float, power: float = 0.8) -> int:
-    """The smallest n per side whose min_detectable_effect_pct is at most effect_pct."""
-    floor = mw_min_n(alpha)
-    if effect_pct <= 0:
-        return floor
-    k = (_z(1 - alpha) + _z(power)) * cv / (effect_pct / 100.0)
-    n = max(floor, math.ceil(2.0 * k * k / MW_ARE))
-    while min_detectable_effect_pct(cv, n, alpha, power) > effect_pct:  # guard rounding
-        n += 1
-    return n
 
 
 # Two measurements of the same code disagree "far beyond the noise" when their medians are

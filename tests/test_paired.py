@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from scipy import stats as sp
 
-from perfgate import sequential, stats
+from perfgate import power, sequential, stats
 from perfgate.contract import from_mapping
 from perfgate.gate import Samples, decide
 from tests.conftest import PY, contract_yaml, git, perfgate
@@ -43,7 +43,7 @@ def test_the_test_is_scipys_signed_rank_on_log_ratios():
     # The other direction, and the floor: 5 pairs all one way give 1/32, never less.
     assert stats.wilcoxon(base, cand, lower_is_better=False).p_value > 0.99
     assert stats.wilcoxon(base[:5], cand[:5], lower_is_better=True).p_value == 1 / 32
-    assert stats.min_p("wilcoxon", 5, 7) == 1 / 32 and stats.min_n("wilcoxon", 0.01) == 7
+    assert power.min_p("wilcoxon", 5, 7) == 1 / 32 and power.min_n("wilcoxon", 0.01) == 7
     # Runs without a partner (a side with more) are left out, not paired with nothing.
     assert len(stats.pair_logs(base, cand[:7])) == 7
 

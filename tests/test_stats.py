@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sp
 
-from perfgate import stats
+from perfgate import power, stats
 
 
 def test_exact_mann_whitney_without_ties_is_scipys():
@@ -43,17 +43,17 @@ def test_mean_2sigma():
 
 
 def test_feasibility_arithmetic():
-    assert stats.mw_min_p(3, 3) == 0.05
-    assert stats.mw_min_n(0.05) == 4
-    assert stats.mw_min_n(0.01) == 5
-    assert math.isinf(stats.min_detectable_effect_pct(0.05, 3, 0.05))
-    a, b = (stats.min_detectable_effect_pct(0.05, n, 0.05) for n in (5, 20))
+    assert power.mw_min_p(3, 3) == 0.05
+    assert power.mw_min_n(0.05) == 4
+    assert power.mw_min_n(0.01) == 5
+    assert math.isinf(power.min_detectable_effect_pct(0.05, 3, 0.05))
+    a, b = (power.min_detectable_effect_pct(0.05, n, 0.05) for n in (5, 20))
     assert a > b > 0
-    assert stats.min_detectable_effect_pct(0.10, 10, 0.05) > stats.min_detectable_effect_pct(
+    assert power.min_detectable_effect_pct(0.10, 10, 0.05) > power.min_detectable_effect_pct(
         0.05, 10, 0.05)
-    n = stats.n_for_effect(0.10, 5.0, 0.05)
-    assert stats.min_detectable_effect_pct(0.10, n, 0.05) <= 5.0
-    assert stats.min_detectable_effect_pct(0.10, n - 1, 0.05) > 5.0 or n == stats.mw_min_n(0.05)
+    n = power.n_for_effect(0.10, 5.0, 0.05)
+    assert power.min_detectable_effect_pct(0.10, n, 0.05) <= 5.0
+    assert power.min_detectable_effect_pct(0.10, n - 1, 0.05) > 5.0 or n == power.mw_min_n(0.05)
 
 
 def test_bootstrap_ci_contains_the_ratio_and_survives_degenerate_data():

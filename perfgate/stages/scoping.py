@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from perfgate import (
     artifacts,
     environment,
+    power,
     prepare,
     recon,
     report,
@@ -170,7 +171,7 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
     n, alpha = c.repro.measurement_runs, c.significance.alpha
     lines: list[str] = []
     test = c.significance.test
-    pmin = stats.min_p(test, n, n)
+    pmin = power.min_p(test, n, n)
     if c.threshold.significance_required and pmin is not None:
         looks = sequential.plan(n, c.repro.max_runs, alpha,
                                 adaptive=sequential.adaptive_enabled(c.significance.adaptive),
@@ -182,13 +183,13 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
         if pmin >= alpha and len(looks) > 1:
             lines.append(f"with {n} vs {n} runs the first look can never be significant (smallest "
                          f"p {pmin:.4g}); the adaptive gate will add runs, but measurement_runs "
-                         f">= {stats.min_n(test, alpha)} saves a round.")
+                         f">= {power.min_n(test, alpha)} saves a round.")
         elif pmin >= alpha:
             lines.append(
                 f"IMPOSSIBLE: with {n} vs {n} runs the smallest possible one-sided "
                 f"{stats.RANK_TEST_NAMES[test]} p is {pmin:.4g}, never "
                 f"below alpha {alpha}: no change can ever pass. "
-                f"Use measurement_runs >= {stats.min_n(test, alpha)}.")
+                f"Use measurement_runs >= {power.min_n(test, alpha)}.")
         else:
             lines.append(f"with {n} vs {n} runs the smallest possible p is {pmin:.4g} "
                          f"(alpha {alpha}): significance is reachable.")
@@ -200,11 +201,11 @@ def noise_and_power(ws: Workspace, pre: Preflight) -> list[str]:
                      f"CV {cv * 100:.1f}% over {d.n} pre-flight runs.")
         target = threshold_pct(ws, d.median)
         if cv > 0 and target is not None:
-            mde = stats.min_detectable_effect_pct(cv, n, alpha)
+            mde = power.min_detectable_effect_pct(cv, n, alpha)
             if not math.isfinite(mde):
                 pass  # already reported as impossible above
             elif target < mde:
-                need = stats.n_for_effect(cv, target, alpha)
+                need = power.n_for_effect(cv, target, alpha)
                 lines.append(
                     f"WARNING: at this noise the smallest change detectable with N={n} is about "
                     f"{mde:.1f}%, above the {target:.3g}% threshold: use measurement_runs >= "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from perfgate import stats
+from perfgate import power, stats
 from perfgate.suites import spec
 
 
@@ -33,8 +33,8 @@ def check(contract, records) -> tuple[list[str], list[str]]:
     bar = (alpha / m if suite.correction == "holm" else alpha) / 2
     test = contract.significance.test if contract.significance.test == "wilcoxon" else \
         "mann_whitney"
-    pmin = stats.min_p(test, n, n)
-    need = stats.min_n(test, bar)
+    pmin = power.min_p(test, n, n)
+    need = power.min_n(test, bar)
     if suite.correction == "none":
         notes.append(f"WARNING: correction none: with {m} benchmarks each tested at alpha "
                      f"{alpha:g}, the chance that some unchanged benchmark is flagged is about "
@@ -50,7 +50,7 @@ def check(contract, records) -> tuple[list[str], list[str]]:
                      f"{suite.correction}'s strictest bar over {m} benchmarks ({bar:.3g}, each "
                      "side of a two-sided test)")
     if cvs and math.isfinite(max(cvs.values())):
-        mde = stats.min_detectable_effect_pct(statistics.median(cvs.values()), n, bar)
+        mde = power.min_detectable_effect_pct(statistics.median(cvs.values()), n, bar)
         if math.isfinite(mde):
             notes.append(f"smallest change one benchmark can show at that bar: about {mde:.1f}%")
     return problems, notes
