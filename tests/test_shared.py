@@ -17,7 +17,8 @@ import pytest
 
 from perfgate import shared
 from perfgate.errors import UsageError
-from perfgate.lake import for_lake, gid, session_gid
+from perfgate.lake import for_lake
+from perfgate.lake_push import gid, session_gid
 from perfgate.store import NewSession, Store, migrations
 from perfgate.workspace import Project
 from tests import servers
@@ -116,7 +117,7 @@ def test_every_migration_translates_for_ducklake():
 def test_shared_ids_are_the_same_in_python_and_sql(tmp_path):
     import duckdb
 
-    from perfgate.lake import STAGE
+    from perfgate.lake_push import STAGE
 
     con = duckdb.connect()
     for sql in STAGE[:2]:  # the two macros
