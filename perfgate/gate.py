@@ -184,15 +184,16 @@ def _clears(t, gain_pct: float | None, gain_abs: float | None) -> bool:
 
 
 def _best_gain(r: MetricResult, worse: bool = False) -> tuple[float | None, float | None]:
-    """The most favourable gain (or, with worse=True, loss) the 95% CI of the ratio allows."""
+    """The most favourable gain (or, with worse=True, loss) the 95% CI of the ratio allows.
+
+    A ratio below 1 is a gain for lower-is-better values only while the baseline is positive:
+    for a negative baseline (a custom metric such as a margin) the same ratio is a loss, so
+    each end of the interval is turned into a gain the way change_pct is, sign included."""
     if r.ci_low is None or r.ci_high is None or not r.baseline_median:
         return None, None
-    improving_ratio = r.ci_low if r.lower_is_better else r.ci_high
-    worsening_ratio = r.ci_high if r.lower_is_better else r.ci_low
-    ratio = worsening_ratio if worse else improving_ratio
-    change = (1 - ratio) if r.lower_is_better else (ratio - 1)
-    if worse:
-        change = -change
+    sign = 1.0 if r.baseline_median > 0 else -1.0
+    gains = [sign * ((1 - q) if r.lower_is_better else (q - 1)) for q in (r.ci_low, r.ci_high)]
+    change = -min(gains) if worse else max(gains)
     return 100 * change, abs(change * r.baseline_median)
 
 
