@@ -9,10 +9,12 @@ Per setting: the spread between invocations of each benchmark's per-invocation m
 (the sample perfgate's google-benchmark adapter tests), as the median over the 40 benchmarks
 of their coefficients of variation, and the wall time one invocation takes.
 
-Why: on a shared VM a benchmark's repetitions, run back to back, share one level of speed (the
-within-invocation CV is about 2% while the between-invocation CV can be 20%), so more or
-longer repetitions barely help; spreading them over the invocation with
---benchmark_enable_random_interleaving samples several levels.
+Why: a suite's samples are its invocations (one per benchmark per process), so what decides
+a suite gate's power is the spread between invocations, not within one. On this VM the
+repetitions inside one invocation agree to about 2% while invocations differ by 20-25%; this
+bench asks whether the harness's own settings (more or longer repetitions, random
+interleaving) narrow that. Run on 2026-12-06 they did not (all 21-26%, side by side), and
+disabling ASLR (setarch -R) did not either: only more invocations do.
 """
 import json
 import statistics
