@@ -13,8 +13,8 @@ Why: a suite's samples are its invocations (one per benchmark per process), so w
 a suite gate's power is the spread between invocations, not within one. On this VM the
 repetitions inside one invocation agree to about 2% while invocations differ by 20-25%; this
 bench asks whether the harness's own settings (more or longer repetitions, random
-interleaving) narrow that. Run on 2026-12-06 they did not (all 21-26%, side by side), and
-disabling ASLR (setarch -R) did not either: only more invocations do.
+interleaving) or disabling address-space randomization narrow that. Run on 2026-12-06 none
+did (docs/suites.md): only more invocations do.
 """
 import json
 import statistics
@@ -37,13 +37,17 @@ SETTINGS = {
                                            "--benchmark_enable_random_interleaving=true"],
     "5 repetitions, random interleaving": ["--benchmark_repetitions=5",
                                            "--benchmark_enable_random_interleaving=true"],
+    "3 repetitions, ASLR off (setarch -R)": ["setarch", "-R", "--benchmark_repetitions=3"],
 }
 
 
 def invocation(binary: Path, out: Path, args: list[str]) -> dict[str, float]:
+    prefix = [a for a in args if not a.startswith("--")]   # a wrapper command: setarch -R
+    args = [a for a in args if a.startswith("--")]
     if not any(a.startswith("--benchmark_min_time") for a in args):
         args = [*args, "--benchmark_min_time=0.002"]
-    subprocess.run([str(binary), f"--benchmark_out={out}", "--benchmark_out_format=json", *args],
+    subprocess.run([*prefix, str(binary), f"--benchmark_out={out}", "--benchmark_out_format=json",
+                    *args],
                    cwd=binary.parent, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     per: dict[str, list[float]] = {}

@@ -39,6 +39,11 @@ def make_origin(tmp_path):
 @pytest.mark.slow
 def test_no_regression_passes_unchanged_and_fails_2x_slower(tmp_path):
     pr = make_origin(tmp_path)
+    # CPU time, as docs/ci.md advises for shared runners: this test runs beside others (xdist
+    # on 2 cores), and the wall time of a no-op then moved by 14% with a CI of [0.84, 1.39]
+    # after 30 runs a side once; nothing can rule out 20% from that, so it was inconclusive.
+    contract = pr / "contracts" / "perf.yaml"
+    contract.write_text(contract.read_text().replace("name: wall_time", "name: cpu_time"))
     (pr / "README").write_text("docs only\n")
     git(pr, "add", "-A")
     git(pr, "commit", "-qm", "docs")
@@ -55,7 +60,7 @@ def test_no_regression_passes_unchanged_and_fails_2x_slower(tmp_path):
     r = perfgate("compare", "perf", "--base", "origin/main", "--head", "HEAD",
                  "--mode", "no-regression", "--yes", cwd=pr)
     assert r.returncode == 1
-    assert "wall_time median got" in r.stderr and "worse" in r.stderr
+    assert "cpu_time median got" in r.stderr and "worse" in r.stderr
     # improvement mode is unchanged: the docs-only commit is not an improvement.
     r = perfgate("compare", "perf", "--base", "origin/main", "--head", "HEAD~1", "--yes",
                  cwd=pr)
