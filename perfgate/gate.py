@@ -299,13 +299,22 @@ def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: flo
                              f">= {_alpha_text(look, sig.alpha)}")
 
 
-def _interval_text(r: MetricResult) -> str:
-    """How bad the 95% CI of the ratio allows the change to be, for an undecided reason."""
+def _interval_text(r: MetricResult, base: list[float] | None = None,
+                   cand: list[float] | None = None, margin: float | None = None,
+                   contract: Contract | None = None, look: Look | None = None) -> str:
+    """How bad the 95% CI of the ratio allows the change to be, for an undecided reason; at
+    the last look, also how many runs this noise would need to rule the margin out."""
     worst, _ = _best_gain(r, worse=True)
     n = f"n = {r.n_baseline} vs {r.n_candidate}"
-    if worst is None or worst <= 0:
-        return n
-    return f"the 95% CI of the ratio [{r.ci_low:.3g}, {r.ci_high:.3g}] allows {worst:.1f}% worse, {n}"
+    if worst is not None and worst > 0:
+        n = f"the 95% CI of the ratio [{r.ci_low:.3g}, {r.ci_high:.3g}] allows {worst:.1f}% worse, {n}"
+    if base and cand and margin and contract and look and look.final:
+        alpha = contract.significance.alpha
+        need = power.runs_to_rule_out(base, cand, 100 * margin, alpha, paired=_paired(contract))
+        if need and need > min(len(base), len(cand)):
+            n += (f"; at this noise, ruling out {100 * margin:.3g}% takes about {need} runs a "
+                  f"side (one look at alpha {alpha:g}, if nothing changed)")
+    return n
 
 
 def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], contract: Contract,
@@ -354,7 +363,8 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
                 f"not significantly (p = {res.p_value:.3g}), and {why_not}")
     else:
         head = f"{what} moved {_signed(r.change_pct)} {moved}, but {why_not}"
-    return _replace(r, passed=False), [], [f"{head}; {_interval_text(r)}"]
+    return _replace(r, passed=False), [], [
+        f"{head}; {_interval_text(r, base, cand, margin, contract, look)}"]
 
 
 def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricResult,
@@ -379,7 +389,8 @@ def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricRe
         return r, [], []
     head = (f"{said}, but not significantly (p = {res.p_value:.3g}), and" if regressed else
             f"watchdog {w.name} moved {_signed(r.change_pct)} {moved}, but")
-    return r, [], [f"{head} {why_not}; {_interval_text(r)}"]
+    return r, [], [f"{head} {why_not}; "
+                    f"{_interval_text(r, base, cand, w.max_regression_pct / 100, contract, look)}"]
 
 
 def _signed(change_pct: float | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from perfgate import stats  # its top level is plain Python: scipy stays unimported
+
 # Mann-Whitney's asymptotic relative efficiency against the t-test for normal data (3/pi).
 MW_ARE = 3 / math.pi
 
@@ -76,3 +78,28 @@ def n_for_effect(cv: float, effect_pct: float, alpha: float, power: float = 0.8)
     while min_detectable_effect_pct(cv, n, alpha, power) > effect_pct:  # guard rounding
         n += 1
     return n
+
+
+def spread(baseline, candidate, *, paired: bool = False) -> float | None:
+    """The per-run spread the planning above takes as cv, from the runs themselves: the pooled
+    robust CV of the two sides, or for paired runs the robust spread of their log ratios over
+    sqrt(2) (a difference of two runs has twice a run's variance). None without spread."""
+    if len(baseline) < 3 or len(candidate) < 3:
+        return None
+    if paired:
+        logs = stats.pair_logs(baseline, candidate)
+        med = statistics.median(logs)
+        cv = 1.4826 * statistics.median(abs(x - med) for x in logs) / math.sqrt(2)
+    else:
+        cv = math.sqrt((stats.robust_cv(baseline) ** 2 + stats.robust_cv(candidate) ** 2) / 2)
+    return cv if cv > 0 else None
+
+
+def runs_to_rule_out(baseline, candidate, margin_pct: float, alpha: float, *,
+                     paired: bool = False) -> int | None:
+    """Runs per side that would rule out a regression of margin_pct, at 80% power, if nothing
+    changed, at the spread these runs show (one look at alpha). None when it cannot be said."""
+    cv = spread(baseline, candidate, paired=paired)
+    if cv is None or margin_pct <= 0:
+        return None
+    return n_for_effect(cv, margin_pct, alpha)

@@ -128,6 +128,9 @@ def test_an_unclear_case_takes_the_rounds_then_says_inconclusive_exit_4(tmp_path
     assert doc["sequential"]["runs_per_side"] == 10 and doc["sequential"]["adaptive"]
     assert "a regression of 10% is not ruled out" in doc["reasons"][0], doc["reasons"]
     assert "n = 10 vs 10" in doc["reasons"][0]
+    # ... and what this noise would cost to rule it out: more than the cap of 10.
+    need = re.search(r"ruling out 10% takes about (\d+) runs a side", doc["reasons"][0])
+    assert need and int(need[1]) > 10, doc["reasons"]
 
 
 @pytest.mark.slow

@@ -159,3 +159,25 @@ def test_inconclusive_document_matches_the_schema():
     assert doc["sequential"] == {"adaptive": True, "rounds": 3, "looks": 3, "planned_looks": 6,
                                  "runs_per_side": 15, "look_alpha": pytest.approx(0.05 / 6)}
     _validate(doc, _schema())
+
+
+def test_an_undecided_last_look_says_how_many_runs_would_rule_it_out():
+    from perfgate import power
+
+    c = contract()
+    # At the last look the reason says what this noise costs: the runs a side that would rule
+    # out the threshold if nothing changed (power.runs_to_rule_out, at the contract's alpha).
+    same = decide(Samples({"wall_time": BASE}), Samples({"wall_time": list(BASE)}), c,
+                  mode="no-regression")
+    need = power.runs_to_rule_out(BASE, BASE, 20, 0.05)
+    assert need > 5
+    assert f"ruling out 20% takes about {need} runs a side" in same.reasons[0]
+    # Not at a look that will be followed by more runs: the gate just measures on.
+    early = decide(Samples({"wall_time": BASE}), Samples({"wall_time": list(BASE)}), c,
+                   mode="no-regression", look=Look(1, 6, 5, 0.05 / 6, 2.67))
+    assert early.verdict == "inconclusive" and "takes about" not in early.reasons[0]
+    # Noisier runs need more of them; a tighter margin too (quadratically).
+    wide = [x * x for x in BASE]
+    assert power.runs_to_rule_out(wide, wide, 20, 0.05) > need
+    assert power.runs_to_rule_out(BASE, BASE, 10, 0.05) >= 3 * need
+    assert power.runs_to_rule_out([1.0] * 5, [1.0] * 5, 20, 0.05) is None   # no spread
