@@ -257,9 +257,12 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
                 f"{floor:.3g} >= {_alpha_text(look, sig.alpha)}; "
                 f"use at least {power.min_n(sig.test, look.alpha or sig.alpha)} runs per side")
         elif floor is not None:
+            hint = power.runs_hint(base, cand, r.change_pct, sig.alpha, paired=_paired(contract),
+                                   doing=f"telling a {r.change_pct:.1f}% gain from none",
+                                   assuming="if it is real") if look.final else ""
             undecided.append(f"not significant: {test_name} p = {res.p_value:.3g} >= "
                              f"{_alpha_text(look, sig.alpha)} (median improved "
-                             f"{r.change_pct:.1f}%, n = {len(base)} vs {len(cand)})")
+                             f"{r.change_pct:.1f}%, n = {len(base)} vs {len(cand)}){hint}")
         else:
             undecided.append(f"not significant: the candidate mean is not beyond the baseline "
                              f"mean ± {look.z_min:.3g} sd (z = {res.statistic:.2f})")
@@ -309,11 +312,9 @@ def _interval_text(r: MetricResult, base: list[float] | None = None,
     if worst is not None and worst > 0:
         n = f"the 95% CI of the ratio [{r.ci_low:.3g}, {r.ci_high:.3g}] allows {worst:.1f}% worse, {n}"
     if base and cand and margin and contract and look and look.final:
-        alpha = contract.significance.alpha
-        need = power.runs_to_rule_out(base, cand, 100 * margin, alpha, paired=_paired(contract))
-        if need and need > min(len(base), len(cand)):
-            n += (f"; at this noise, ruling out {100 * margin:.3g}% takes about {need} runs a "
-                  f"side (one look at alpha {alpha:g}, if nothing changed)")
+        n += power.runs_hint(base, cand, 100 * margin, contract.significance.alpha,
+                             paired=_paired(contract), doing=f"ruling out {100 * margin:.3g}%",
+                             assuming="if nothing changed")
     return n
 
 

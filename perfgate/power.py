@@ -23,6 +23,8 @@ def wilcoxon_min_p(n: int) -> float:
 
 def mw_min_p(n1: int, n2: int) -> float:
     """The smallest one-sided exact Mann-Whitney p with n1 vs n2 runs: 1 / C(n1+n2, n1)."""
+    if n1 + n2 > 1000:   # C(n1+n2, n1) is past a float's range, and slow to compute exactly
+        return 0.0
     return 1.0 / math.comb(n1 + n2, n1)
 
 
@@ -98,8 +100,22 @@ def spread(baseline, candidate, *, paired: bool = False) -> float | None:
 def runs_to_rule_out(baseline, candidate, margin_pct: float, alpha: float, *,
                      paired: bool = False) -> int | None:
     """Runs per side that would rule out a regression of margin_pct, at 80% power, if nothing
-    changed, at the spread these runs show (one look at alpha). None when it cannot be said."""
+    changed, at the spread these runs show (one look at alpha); the same number tells a change
+    of margin_pct from none. None when it cannot be said."""
     cv = spread(baseline, candidate, paired=paired)
     if cv is None or margin_pct <= 0:
         return None
     return n_for_effect(cv, margin_pct, alpha)
+
+
+def runs_hint(baseline, candidate, effect_pct: float, alpha: float, *, paired: bool,
+              doing: str, assuming: str) -> str:
+    """'; at this noise, {doing} takes about N runs a side ({assuming}; ...)' for a reason at a
+    gate's last look, when these runs show how many it would take and that is more than they
+    are; else ''."""
+    need = runs_to_rule_out(baseline, candidate, effect_pct, alpha, paired=paired)
+    if not need or need <= min(len(baseline), len(candidate)):
+        return ""
+    about = f"about {need}" if need <= 10_000 else "more than 10,000"
+    return (f"; at this noise, {doing} takes {about} runs a side ({assuming}; 80% power, "
+            f"one look at alpha {alpha:g})")

@@ -181,3 +181,20 @@ def test_an_undecided_last_look_says_how_many_runs_would_rule_it_out():
     assert power.runs_to_rule_out(wide, wide, 20, 0.05) > need
     assert power.runs_to_rule_out(BASE, BASE, 10, 0.05) >= 3 * need
     assert power.runs_to_rule_out([1.0] * 5, [1.0] * 5, 20, 0.05) is None   # no spread
+
+
+def test_a_gain_not_yet_significant_at_the_last_look_says_the_runs_it_needs():
+    from perfgate import power
+
+    b, c = [1.0, 1.3, 0.8, 1.2, 0.9, 1.1], [0.7, 1.0, 0.6, 0.95, 0.8, 1.1]
+    five = contract(threshold={"type": "pct", "pct_min": 5})
+    v = decide(Samples({"wall_time": b}), Samples({"wall_time": c}), five)
+    assert v.verdict == "inconclusive" and v.reasons[0].startswith("not significant")
+    need = power.runs_to_rule_out(b, c, v.primary.change_pct, 0.05)
+    assert need > 6
+    assert (f"telling a {v.primary.change_pct:.1f}% gain from none takes about {need} runs a "
+            "side (if it is real") in v.reasons[0]
+    # Before the last look the gate measures on, and says nothing of it.
+    early = decide(Samples({"wall_time": b}), Samples({"wall_time": c}), five,
+                   look=Look(1, 3, 6, 0.05 / 3, 2.4))
+    assert early.verdict == "inconclusive" and "takes about" not in early.reasons[0]

@@ -129,3 +129,16 @@ def test_geomean_ratio_and_its_bootstrap_interval():
     same = geomean_ratio(base, base)
     assert same.ratio == pytest.approx(1.0) and same.ci_low <= 1 <= same.ci_high
     assert geomean_ratio([], cand) is None and geomean_ratio(base, [r[:3] for r in cand]) is None
+
+
+def test_planning_a_tiny_effect_is_a_big_number_not_an_overflow():
+    # A 0.1% threshold on runs that vary 10% needs ~130,000 runs a side. The Mann-Whitney floor
+    # took 1 / C(2n, n) exactly, which overflowed a float (a traceback from scoping's power
+    # line, and from a gate's runs hint) and took seconds to compute for such n.
+    import time
+
+    t0 = time.perf_counter()
+    n = power.n_for_effect(0.10, 0.1, 0.05)
+    assert 100_000 < n < 200_000 and time.perf_counter() - t0 < 1.0
+    assert power.mw_min_p(600, 600) == 0.0 and 0 < power.mw_min_p(500, 500) < 1e-290
+    assert power.mw_min_p(3, 3) == 0.05                       # small n stay exact
