@@ -182,6 +182,11 @@ class Significance(_Model):
     # Unset: on for interactive use, off when $CI is set.
     adaptive: bool | None = None
 
+    @property
+    def paired(self) -> bool:
+        """The test matches the i-th run of each side (runs measured interleaved, by round)."""
+        return self.test == "wilcoxon"
+
 
 class Profiler(_Model):
     tool: str = Field(min_length=1)

@@ -125,7 +125,7 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
         missing = [s for s, v in (("baseline", wb), ("candidate", wc)) if not v]
         for side in missing:
             reasons.append(f"{side} has no values for watchdog {w.name}")
-        r = _compare(w, wb, wc, "watchdog", w.max_regression_pct, _paired(contract))
+        r = _compare(w, wb, wc, "watchdog", w.max_regression_pct, contract.significance.paired)
         if missing:
             watchdogs.append(r)
             continue
@@ -140,10 +140,6 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
     else:
         name = "accepted" if primary is not None and primary.passed else "rejected"
     return Verdict(name, primary, tuple(watchdogs), tuple(reasons), threshold, look)
-
-
-def _paired(contract: Contract) -> bool:
-    return contract.significance.test == "wilcoxon"
 
 
 def subject(name: str, paired: bool) -> str:
@@ -222,10 +218,10 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
                    look: Look) -> tuple[MetricResult, list[str], list[str]]:
     """(result, reasons to reject, reasons it is undecided)."""
     t, sig = contract.threshold, contract.significance
-    r = _compare(prim, base, cand, "primary", t.pct_min, _paired(contract))
+    r = _compare(prim, base, cand, "primary", t.pct_min, contract.significance.paired)
     reasons: list[str] = []
     undecided: list[str] = []
-    moved, what = moved_text(r, _paired(contract)), subject(prim.name, _paired(contract))
+    moved, what = moved_text(r, sig.paired), subject(prim.name, sig.paired)
     res, significant, test_name = _significance(prim, base, cand, contract, look)
     r = _replace(r, p_value=res.p_value, test=sig.test, alpha=look.alpha)
     gain_abs = abs(_abs_change(r)) if r.change_pct is not None else None
@@ -257,7 +253,7 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
                 f"{floor:.3g} >= {_alpha_text(look, sig.alpha)}; "
                 f"use at least {power.min_n(sig.test, look.alpha or sig.alpha)} runs per side")
         elif floor is not None:
-            hint = power.runs_hint(base, cand, r.change_pct, sig.alpha, paired=_paired(contract),
+            hint = power.runs_hint(base, cand, r.change_pct, sig.alpha, paired=sig.paired,
                                    doing=f"telling a {r.change_pct:.1f}% gain from none",
                                    assuming="if it is real") if look.final else ""
             undecided.append(f"not significant: {test_name} p = {res.p_value:.3g} >= "
@@ -302,20 +298,23 @@ def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: flo
                              f">= {_alpha_text(look, sig.alpha)}")
 
 
-def _interval_text(r: MetricResult, base: list[float] | None = None,
-                   cand: list[float] | None = None, margin: float | None = None,
-                   contract: Contract | None = None, look: Look | None = None) -> str:
-    """How bad the 95% CI of the ratio allows the change to be, for an undecided reason; at
-    the last look, also how many runs this noise would need to rule the margin out."""
+def _interval_text(r: MetricResult) -> str:
+    """How bad the 95% CI of the ratio allows the change to be, for an undecided reason."""
     worst, _ = _best_gain(r, worse=True)
     n = f"n = {r.n_baseline} vs {r.n_candidate}"
-    if worst is not None and worst > 0:
-        n = f"the 95% CI of the ratio [{r.ci_low:.3g}, {r.ci_high:.3g}] allows {worst:.1f}% worse, {n}"
-    if base and cand and margin and contract and look and look.final:
-        n += power.runs_hint(base, cand, 100 * margin, contract.significance.alpha,
-                             paired=_paired(contract), doing=f"ruling out {100 * margin:.3g}%",
-                             assuming="if nothing changed")
-    return n
+    if worst is None or worst <= 0:
+        return n
+    return f"the 95% CI of the ratio [{r.ci_low:.3g}, {r.ci_high:.3g}] allows {worst:.1f}% worse, {n}"
+
+
+def _rule_out_hint(base: list[float], cand: list[float], margin: float, contract: Contract,
+                   look: Look) -> str:
+    """At the last look: the runs a side this noise would need to rule the margin out."""
+    if not look.final:
+        return ""
+    return power.runs_hint(base, cand, 100 * margin, contract.significance.alpha,
+                           paired=contract.significance.paired, doing=f"ruling out {100 * margin:.3g}%",
+                           assuming="if nothing changed")
 
 
 def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], contract: Contract,
@@ -324,7 +323,7 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
     """Fail when the candidate is significantly worse by the threshold; pass only when a
     regression that large is ruled out; undecided otherwise (more runs, or inconclusive)."""
     t, sig = contract.threshold, contract.significance
-    r = _compare(prim, base, cand, "primary", t.pct_min, _paired(contract))
+    r = _compare(prim, base, cand, "primary", t.pct_min, contract.significance.paired)
     res, significant, _ = _significance(prim, base, cand, contract, look, worse_way=True)
     r = _replace(r, p_value=res.p_value, test=sig.test, alpha=look.alpha)
     if r.change_pct is None:
@@ -333,7 +332,7 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
     worse_pct = -r.change_pct
     worse_abs = -_abs_change(r)
     beyond = _clears(t, worse_pct, worse_abs)
-    moved, what = moved_text(r, _paired(contract)), subject(prim.name, _paired(contract))
+    moved, what = moved_text(r, sig.paired), subject(prim.name, sig.paired)
     limit = (f"the {t.pct_min:g}% threshold" if t.type == "pct" else
              f"the {t.absolute_min:g} {prim.unit} threshold" if t.type == "absolute" else
              f"the {t.pct_min:g}% and {t.absolute_min:g} {prim.unit} thresholds")
@@ -365,7 +364,7 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
     else:
         head = f"{what} moved {_signed(r.change_pct)} {moved}, but {why_not}"
     return _replace(r, passed=False), [], [
-        f"{head}; {_interval_text(r, base, cand, margin, contract, look)}"]
+        f"{head}; {_interval_text(r)}{_rule_out_hint(base, cand, margin, contract, look)}"]
 
 
 def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricResult,
@@ -376,7 +375,7 @@ def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricRe
     if r.change_pct is None:
         return r, [f"watchdog {w.name}: baseline median is 0, cannot compute a change"], []
     regressed = -r.change_pct > w.max_regression_pct
-    moved = moved_text(r, _paired(contract))
+    moved = moved_text(r, contract.significance.paired)
     said = (f"watchdog {w.name} regressed {-r.change_pct:.1f}% {moved}, more than its "
             f"{w.max_regression_pct:g}% limit")
     if not contract.threshold.significance_required:
@@ -391,7 +390,8 @@ def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricRe
     head = (f"{said}, but not significantly (p = {res.p_value:.3g}), and" if regressed else
             f"watchdog {w.name} moved {_signed(r.change_pct)} {moved}, but")
     return r, [], [f"{head} {why_not}; "
-                    f"{_interval_text(r, base, cand, w.max_regression_pct / 100, contract, look)}"]
+                    f"{_interval_text(r)}"
+                    f"{_rule_out_hint(base, cand, w.max_regression_pct / 100, contract, look)}"]
 
 
 def _signed(change_pct: float | None) -> str:

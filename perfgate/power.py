@@ -30,10 +30,7 @@ def mw_min_p(n1: int, n2: int) -> float:
 
 def mw_min_n(alpha: float) -> int:
     """The smallest equal n per side whose smallest one-sided Mann-Whitney p is below alpha."""
-    n = 1
-    while mw_min_p(n, n) >= alpha:
-        n += 1
-    return n
+    return min_n("mann_whitney", alpha)
 
 
 def min_p(test: str, n1: int, n2: int) -> float | None:
@@ -89,9 +86,7 @@ def spread(baseline, candidate, *, paired: bool = False) -> float | None:
     if len(baseline) < 3 or len(candidate) < 3:
         return None
     if paired:
-        logs = stats.pair_logs(baseline, candidate)
-        med = statistics.median(logs)
-        cv = 1.4826 * statistics.median(abs(x - med) for x in logs) / math.sqrt(2)
+        cv = stats.robust_sd(stats.pair_logs(baseline, candidate)) / math.sqrt(2)
     else:
         cv = math.sqrt((stats.robust_cv(baseline) ** 2 + stats.robust_cv(candidate) ** 2) / 2)
     return cv if cv > 0 else None

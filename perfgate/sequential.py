@@ -56,15 +56,20 @@ def plan(first: int, max_runs: int, alpha: float, *, adaptive: bool,
     while True:
         total = sum(added[i] for i in usable)
         share = {i: alpha * added[i] / total for i in usable}
-        # The 2-sigma rule has no floor; its looks are planned as Mann-Whitney's always were.
-        dead = {i for i in usable if (min_p(test, runs[i], runs[i]) or mw_min_p(runs[i], runs[i]))
-                >= share[i]}
+        dead = {i for i in usable if _floor(test, runs[i]) >= share[i]}
         if not dead or dead == usable:
             break
         usable -= dead
     tails = {i: TWO_SIGMA_TAIL * added[i] / sum(added) for i in range(len(runs))}
     return tuple(Look(i + 1, len(runs), n, share.get(i, 0.0), _z(1 - tails[i]))
                  for i, n in enumerate(runs))
+
+
+def _floor(test: str, n: int) -> float:
+    """The smallest p with n runs a side; the 2-sigma rule has none, and its looks are planned
+    as Mann-Whitney's always were."""
+    p = min_p(test, n, n)
+    return mw_min_p(n, n) if p is None else p
 
 
 def _z(q: float) -> float:

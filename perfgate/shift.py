@@ -71,7 +71,7 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
     """moved / same / unclear for the primary metric, from `before` to `after`."""
     c = primary_only(contract)
     name = c.metrics.primary.name
-    paired = c.significance.test == "wilcoxon"
+    paired = c.significance.paired
     a, b = gate.Samples({name: list(before)}), gate.Samples({name: list(after)})
     better = gate.decide(a, b, c, mode="improvement", look=look)
     # The worse direction's "not beyond" is weighed below by the CI, as the improvement mode

@@ -243,14 +243,17 @@ SAME_CODE_SIGMAS = 4.0
 SAME_CODE_FLOOR = math.log(1.25)
 
 
-def robust_cv(values: Sequence[float]) -> float:
-    """MAD x 1.4826 / |median|: the spread of one session, not moved by an outlier run."""
+def robust_sd(values: Sequence[float]) -> float:
+    """MAD x 1.4826: a standard deviation (for normal data) that one outlier does not move."""
     v = list(values)
     med = statistics.median(v)
-    if not med:
-        return 0.0
-    mad = statistics.median(abs(x - med) for x in v)
-    return 1.4826 * mad / abs(med)
+    return 1.4826 * statistics.median(abs(x - med) for x in v)
+
+
+def robust_cv(values: Sequence[float]) -> float:
+    """robust_sd / |median|: the spread of one session, not moved by an outlier run."""
+    med = statistics.median(values)
+    return robust_sd(values) / abs(med) if med else 0.0
 
 
 def same_code_disagree(earlier: Sequence[float], now: Sequence[float]) -> float | None:

@@ -183,7 +183,7 @@ def _names(baseline: SuiteSamples, candidate: SuiteSamples, contract) -> list[st
 def _p(contract, base: Sequence[float], cand: Sequence[float], lower_is_better: bool) -> float:
     """One benchmark's one-sided p: its invocations paired by round under `wilcoxon` (they
     alternate ABBA like single runs), else Mann-Whitney."""
-    if contract.significance.test == "wilcoxon":
+    if contract.significance.paired:
         return stats.wilcoxon(base, cand, lower_is_better=lower_is_better).p_value
     return stats.mann_whitney(base, cand, lower_is_better=lower_is_better).p_value
 

@@ -85,7 +85,7 @@ def measure_pair(ws: Workspace, base: Side, cand: Side, *, interleave: bool = Tr
     while the answer is inconclusive and the plan has looks left, measure another round.
     """
     c = ws.contract
-    if not interleave and c.significance.test == "wilcoxon":
+    if not interleave and c.significance.paired:
         raise UsageError(f"{ws.contract_path}: significance.test: wilcoxon pairs runs measured "
                          "together, and --no-interleave compares with a stored baseline; use "
                          "mann_whitney for that")

@@ -31,8 +31,7 @@ def check(contract, records) -> tuple[list[str], list[str]]:
     m = max(1, len(names) - (0 if suite.primary == spec.GEOMEAN else 1))
     # "changed" is two-sided (2 x the smaller one-sided p), held to Holm's strictest bar.
     bar = (alpha / m if suite.correction == "holm" else alpha) / 2
-    test = contract.significance.test if contract.significance.test == "wilcoxon" else \
-        "mann_whitney"
+    test = "wilcoxon" if contract.significance.paired else "mann_whitney"
     pmin = power.min_p(test, n, n)
     need = power.min_n(test, bar)
     if suite.correction == "none":
