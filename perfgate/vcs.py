@@ -85,8 +85,13 @@ def ensure_worktree(root: Path, path: Path, commit: str, *, branch: str | None =
     root, path = Path(root), Path(path)
     _exclude_perfgate(root)
     if path.is_dir() and (path / ".git").exists():
-        if branch is None and head(path) != commit:
-            _git(path, "checkout", "-q", "--detach", commit)
+        if branch is None:
+            # A detached tree only ever measures a commit: what a failed build or a killed run
+            # left in it (untracked, not ignored: a Cargo.lock) must neither block the next
+            # checkout nor be measured. Ignored files stay; prepare keys and cleans those.
+            _git(path, "clean", "-q", "-ffd")
+            if head(path) != commit:
+                _git(path, "checkout", "-q", "--force", "--detach", commit)
         return path
     _git(root, "worktree", "prune")
     if path.exists():

@@ -141,3 +141,27 @@ def test_check_repo_warnings(repo):
     git(repo, "checkout", "-q", "--detach")
     w = vcs.check_repo(repo)
     assert len(w) == 3 and any("submodules" in x for x in w) and any("LFS" in x for x in w)
+
+
+def test_a_reused_measuring_tree_drops_what_a_failed_build_left(repo):
+    # Found trying a cargo crate: its build wrote an untracked Cargo.lock into the base tree,
+    # the gate refused that, the user committed Cargo.lock, and the next gate's checkout of
+    # the reused tree failed ("untracked working tree files would be overwritten").
+    (repo / ".gitignore").write_text("ignored.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore")
+    first = vcs.head(repo)
+    base = vcs.ensure_worktree(repo, repo / ".perfgate" / "w" / "base", first)
+    (base / "Cargo.lock").write_text("left by a build\n")
+    (base / "ignored.log").write_text("an ignored cache stays\n")
+    (repo / "Cargo.lock").write_text("committed\n")
+    git(repo, "add", "Cargo.lock")
+    git(repo, "commit", "-qm", "lock")
+    second = vcs.head(repo)
+    assert vcs.head(vcs.ensure_worktree(repo, base, second)) == second
+    assert (base / "Cargo.lock").read_text() == "committed\n"
+    assert (base / "ignored.log").exists()
+    # The same commit again: a leftover that is not ignored is not measured either.
+    (base / "stray.txt").write_text("x")
+    vcs.ensure_worktree(repo, base, second)
+    assert not (base / "stray.txt").exists()
