@@ -16,7 +16,9 @@ def program(n, answer="ok", extra=""):
 
 @pytest.fixture
 def gated(repo):
-    """A repo whose contract has N=5 (significance reachable) and a verify command."""
+    """A repo whose contract has N=5 (significance reachable) and a verify command. CPU time:
+    a no-op must be ruled out against 20% beside the other tests, where a 50 ms program's wall
+    time spreads by 40% (tests/test_stacks_e2e.py's contract says what was measured)."""
     (repo / "work.py").write_text(program(1_000_000))
     (repo / "check.py").write_text(
         "import subprocess, sys\n"
@@ -25,7 +27,8 @@ def gated(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
     (repo / "contracts" / "work.yaml").write_text(
-        contract_yaml(runs=5, warmup=1) + VERIFY.format(py=PY))
+        contract_yaml(runs=5, warmup=1).replace("name: wall_time", "name: cpu_time")
+        + VERIFY.format(py=PY))
     return repo
 
 
@@ -55,7 +58,7 @@ def test_compare_faster_slower_noop_and_memory(gated):
     # Slower: rejected, and the reason says it got worse.
     r, doc = compare(gated, fast, base)
     assert r.returncode == 1 and doc["verdict"] == "rejected"
-    assert any("wall_time median got" in x and "worse" in x for x in doc["reasons"])
+    assert any("cpu_time median got" in x and "worse" in x for x in doc["reasons"])
 
     # A no-op commit (a comment) does not clear the threshold.
     noop = commit(gated, "# just a comment\n" + program(300_000), "comment")
@@ -83,13 +86,16 @@ def test_p_value_is_what_scipy_computes_from_the_store(gated):
     fast = commit(gated, program(400_000), "2x faster")
     _, doc = compare(gated, base, fast, "--no-adaptive")
     store = Store(gated / ".perfgate" / "perfgate.duckdb")
-    b = store.samples(doc["base"]["session"], "wall_time")
-    c = store.samples(doc["candidate"]["session"], "wall_time")
+    b = store.samples(doc["base"]["session"], "cpu_time")
+    c = store.samples(doc["candidate"]["session"], "cpu_time")
     assert len(b) == len(c) == 5
-    expected = stats.mannwhitneyu(c, b, alternative="less", method="exact").pvalue
+    # CPU times are microseconds, so two runs can tie; with ties the exact test is the
+    # permutation one (252 arrangements of 5 vs 5: all enumerated, no seed involved).
+    method = "exact" if len(set(b) | set(c)) == 10 else stats.PermutationMethod()
+    expected = stats.mannwhitneyu(c, b, alternative="less", method=method).pvalue
     assert doc["primary"]["p_value"] == pytest.approx(expected, rel=1e-12)
     _, rows = store.query("SELECT median(value) FROM v_samples WHERE session_id = ? "
-                             "AND metric = 'wall_time'", [doc["base"]["session"]])
+                             "AND metric = 'cpu_time'", [doc["base"]["session"]])
     assert rows[0][0] == pytest.approx(doc["primary"]["baseline_median"])
     _, rows = store.query("SELECT verdict, p_value FROM decisions ORDER BY id DESC LIMIT 1")
     assert rows[0][0] == "accepted" and rows[0][1] == pytest.approx(expected)
@@ -106,7 +112,7 @@ def test_gate_accepts_then_rejects_and_archives(gated):
     assert "verdict: accepted" in r.stdout
     assert snapshot(gated) == before
     msg = git(gated, "log", "-1", "--format=%B", "perfgate/work")
-    assert "wall_time:" in msg and "p = " in msg and "n = 5 vs 5" in msg
+    assert "cpu_time:" in msg and "p = " in msg and "n = 5 vs 5" in msg
 
     # Unchanged candidate: nothing runs again.
     r = perfgate("gate", "work", cwd=gated)

@@ -39,9 +39,11 @@ def contract(repro: str, *, setup: str | None = None, build: str | None = None,
          "repro": {"script": repro, "warmup_runs": 1, "measurement_runs": runs,
                    "max_measurement_runs": 40, "timeout_s": 120},
          "setup": setup, "build": build,
-         "metrics": {"primary": {"name": "wall_time", "unit": "s", "lower_is_better": True}},
-         # Every speed-up here is 45% or more; a shared 2-core machine moves a 50 ms program
-         # by 10-20%, so a no-op's CI must be able to rule out the threshold.
+         # CPU time, not wall time: beside the other tests on 2 cores, a 75 ms node run's wall
+         # time spread (IQR/median) was 42% against CPU time's 12%, and a no-op once ended
+         # inconclusive after 40 runs with a CI allowing a 34% gain (CI, 2026-12-06).
+         "metrics": {"primary": {"name": "cpu_time", "unit": "s", "lower_is_better": True}},
+         # Every speed-up here is 45% or more, so a no-op's CI must be able to rule out 30%.
          "threshold": {"type": "pct", "pct_min": 30},
          "loop": {"max_iterations": 3}, **(extra or {})}
     return yaml.safe_dump(c, sort_keys=False)
@@ -56,7 +58,7 @@ def commit_all(root: Path, message: str) -> str:
 def compare(root: Path, base: str, head: str, *extra: str, env=None) -> tuple[int, dict]:
     r = perfgate("compare", "perf", "--base", base, "--head", head, "--yes", "--json", *extra,
                  cwd=root, env=env, timeout=900)
-    assert r.returncode in (0, 1, 4), r.stdout + r.stderr
+    assert r.returncode in (0, 1, 4) and r.stdout.startswith("{"), r.stdout + r.stderr
     return r.returncode, json.loads(r.stdout)
 
 
