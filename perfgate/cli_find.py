@@ -8,6 +8,7 @@ import click
 
 from perfgate.cli_common import ADAPTIVE, ROOT_OPTION, err, workspace
 from perfgate.errors import GateInconclusive, GateRejected, UsageError
+from perfgate.stats import TESTS
 
 
 @click.command()
@@ -18,7 +19,7 @@ from perfgate.errors import GateInconclusive, GateRejected, UsageError
               help="Bisect change N of the last `perfgate detect` (the measured commits "
                    "around it) instead of --good/--bad.")
 @ADAPTIVE
-@click.option("--test", type=click.Choice(["wilcoxon", "mann_whitney", "mean_2sigma"]),
+@click.option("--test", type=click.Choice(TESTS),
               default="wilcoxon", show_default=True,
               help="How each pair of commits is judged: wilcoxon pairs their runs round by "
                    "round (they are always measured together), so drift they share cancels.")

@@ -19,6 +19,7 @@ from pydantic import (
 
 from perfgate.errors import ContractError
 from perfgate.metrics import BUILTIN_METRICS, BUILTIN_UNITS  # the harness's own metrics
+from perfgate.stats import Test
 from perfgate.suites.spec import Suite
 
 # A suite's default runs per side: 40 benchmarks under Holm need p < alpha/40 from the
@@ -176,7 +177,7 @@ class Threshold(_Model):
 class Significance(_Model):
     # wilcoxon: the signed-rank test on runs paired by round (interleaved runs only), which
     # cancels a drift both sides share; mann_whitney treats the sides as independent samples.
-    test: Literal["mann_whitney", "wilcoxon", "mean_2sigma"] = "mann_whitney"
+    test: Test = "mann_whitney"
     alpha: float = Field(default=0.05, gt=0, le=0.5)
     # Buy more runs, in rounds, while the verdict is inconclusive (alpha split over the looks).
     # Unset: on for interactive use, off when $CI is set.

@@ -7,6 +7,11 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+# The tests a gate can judge by (contract significance.test, bisect --test): named once here.
+Test = Literal["mann_whitney", "wilcoxon", "mean_2sigma"]
+TESTS: tuple[str, ...] = get_args(Test)
 
 SEED = 20260101           # fixed, so a p-value or CI can be recomputed exactly from the store
 PERMUTATIONS = 20000
