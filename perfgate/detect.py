@@ -16,10 +16,10 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from perfgate import approval, artifacts, changepoints, gate, harness, secrets, vcs
+from perfgate import approval, artifacts, changepoints, harness, secrets, vcs
 from perfgate import state as state_mod
+from perfgate.change import change_pct, clears
 from perfgate.errors import RunFailed, UsageError
-from perfgate.gate import _clears
 from perfgate.sessions import Executor, Recorder, Side
 from perfgate.workspace import Workspace
 
@@ -139,9 +139,9 @@ def _describe(c, points: list[dict[str, Any]], cps: list[changepoints.ChangePoin
     i = cps[k].index
     before = statistics.median(p["median"] for p in points[start:i])
     after = statistics.median(p["median"] for p in points[i:end])
-    change = gate.change_pct(before, after, prim.lower_is_better)
+    change = change_pct(before, after, prim.lower_is_better)
     worse_abs = (after - before) if prim.lower_is_better else (before - after)
-    regression = change is not None and _clears(c.threshold, -change, worse_abs)
+    regression = change is not None and clears(c.threshold, -change, worse_abs)
     prev, cur = points[i - 1], points[i]
     return {"number": k + 1, "commit": cur["commit"], "subject": cur["subject"],
             "author": cur["author"], "position": cur["position"],

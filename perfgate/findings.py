@@ -6,16 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from perfgate.artifacts import Artifact
+from perfgate.change import signed
 from perfgate.report import markdown_table, num, plain_table
 
 DOCUMENT_VERSION = 1
-
-
-def _signed(change_pct: float | None) -> str:
-    """The gate's change (positive is better) as words: '33.3% worse'."""
-    if change_pct is None:
-        return "–"
-    return f"{abs(change_pct):.1f}% " + ("better" if change_pct >= 0 else "worse")
 
 
 def _metric(contract) -> dict[str, Any]:
@@ -86,7 +80,7 @@ def _culprit_rows(doc: Mapping[str, Any], code: str = "`") -> list[list[str]]:
             which = f"{code}{k['commit'][:12]}{code}"
         rows.append([str(i), which, k["subject"], k["author"],
                      f"{num(k['before_median'])} → {num(k['after_median'])}",
-                     _signed(k["change_pct"]), f"[{num(k['ci_low'], 3)}, {num(k['ci_high'], 3)}]",
+                     signed(k["change_pct"], "–"), f"[{num(k['ci_low'], 3)}, {num(k['ci_high'], 3)}]",
                      num(k["p_value"], 3)])
     return rows
 
@@ -115,7 +109,7 @@ def _verdict_line(doc: Mapping[str, Any]) -> str:
     overall = doc.get("overall")
     if overall and overall["state"] == "moved":
         return ("no change: no single commit moved the metric by the threshold (good → bad "
-                f"changed {_signed(overall['change_pct'])} in smaller steps)")
+                f"changed {signed(overall['change_pct'], '–')} in smaller steps)")
     return "no change: the metric did not move by the threshold between good and bad"
 
 
@@ -159,7 +153,7 @@ def bisect_markdown(doc: Mapping[str, Any], *, epoch: int, plot: str | None) -> 
     lines += ["## Comparisons", "", markdown_table(
         ("step", "before", "after", "state", "change", "95% CI of ratio", "p", "n"),
         [[str(j["step"]) if j["step"] else "stored", f"`{j['before']['commit'][:8]}`",
-          f"`{j['after']['commit'][:8]}`", j["state"], _signed(j["change_pct"]),
+          f"`{j['after']['commit'][:8]}`", j["state"], signed(j["change_pct"], "–"),
           f"[{num(j['ci_low'], 3)}, {num(j['ci_high'], 3)}]", num(j["p_value"], 3),
           f"{j['n_before']} vs {j['n_after']}"] for j in doc["comparisons"]]), ""]
     lines += [_cost_line(doc), ""]
@@ -190,7 +184,7 @@ CHANGE_HEADER = ("#", "commit", "subject", "median before → after", "change", 
 def _change_rows(doc: Mapping[str, Any], code: str = "`") -> list[list[str]]:
     return [[str(ch["number"]), f"{code}{ch['commit'][:12]}{code}", ch["subject"],
              f"{num(ch['before_median'])} → {num(ch['after_median'])}",
-             _signed(ch["change_pct"]), num(ch["p_value"], 3),
+             signed(ch["change_pct"], "–"), num(ch["p_value"], 3),
              "YES" if ch["regression"] else "no",
              str(ch["unmeasured_between"])] for ch in doc["changes"]]
 

@@ -6,6 +6,16 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from perfgate import power, stats
+from perfgate.change import (
+    abs_change,
+    best_gain,
+    change_pct,
+    clears,
+    moved_text,
+    regression_margin,
+    signed,
+    subject,
+)
 from perfgate.contract import Contract, Metric
 from perfgate.sequential import Look, single
 
@@ -22,20 +32,6 @@ from perfgate.verdict import (  # noqa: F401
 
 def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
-
-
-def change_pct(base_median: float, cand_median: float, lower_is_better: bool) -> float | None:
-    """Improvement in % of |baseline median|; positive is better. None if the base is 0."""
-    if base_median == 0:
-        return None
-    gain = (base_median - cand_median) if lower_is_better else (cand_median - base_median)
-    return 100.0 * gain / abs(base_median)
-
-
-def _fmt(x: float | None, unit: str = "") -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:.4g} {unit}".rstrip()
 
 
 def _compare(metric: Metric, base: Sequence[float], cand: Sequence[float],
@@ -142,55 +138,10 @@ def decide(baseline: Samples, candidate: Samples, contract: Contract, *,
     return Verdict(name, primary, tuple(watchdogs), tuple(reasons), threshold, look)
 
 
-def subject(name: str, paired: bool) -> str:
-    """What a change is of: the median, or (paired) the runs of a round taken together."""
-    return name if paired else f"{name} median"
-
-
-def moved_text(r: MetricResult, paired: bool) -> str:
-    """The medians, in brackets; paired, saying the change is the pairs' and not theirs."""
-    medians = f"{_fmt(r.baseline_median, r.unit)} → {_fmt(r.candidate_median, r.unit)}"
-    return f"(run for run; medians {medians})" if paired else f"({medians})"
-
-
-def _abs_change(r: MetricResult) -> float | None:
-    """The change in the metric's unit, positive when better: the relative change times the
-    baseline median (for unpaired samples exactly the medians' difference)."""
-    if r.change_pct is None or r.baseline_median is None:
-        return None
-    return r.change_pct / 100 * abs(r.baseline_median)
-
-
 def _replace(r: MetricResult, **kw: Any) -> MetricResult:
     from dataclasses import replace
 
     return replace(r, **kw)
-
-
-def _clears(t, gain_pct: float | None, gain_abs: float | None) -> bool:
-    """Does a gain (in % of the baseline median, and in the metric's unit) meet the threshold?"""
-    if gain_pct is None or gain_pct <= 0:
-        return False
-    ok = True
-    if t.type in ("pct", "both"):
-        ok = ok and gain_pct >= t.pct_min
-    if t.type in ("absolute", "both"):
-        ok = ok and gain_abs is not None and gain_abs >= t.absolute_min
-    return ok
-
-
-def _best_gain(r: MetricResult, worse: bool = False) -> tuple[float | None, float | None]:
-    """The most favourable gain (or, with worse=True, loss) the 95% CI of the ratio allows.
-
-    A ratio below 1 is a gain for lower-is-better values only while the baseline is positive:
-    for a negative baseline (a custom metric such as a margin) the same ratio is a loss, so
-    each end of the interval is turned into a gain the way change_pct is, sign included."""
-    if r.ci_low is None or r.ci_high is None or not r.baseline_median:
-        return None, None
-    sign = 1.0 if r.baseline_median > 0 else -1.0
-    gains = [sign * ((1 - q) if r.lower_is_better else (q - 1)) for q in (r.ci_low, r.ci_high)]
-    change = -min(gains) if worse else max(gains)
-    return 100 * change, abs(change * r.baseline_median)
 
 
 def _significance(prim: Metric, base: list[float], cand: list[float], contract: Contract,
@@ -224,13 +175,13 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
     moved, what = moved_text(r, sig.paired), subject(prim.name, sig.paired)
     res, significant, test_name = _significance(prim, base, cand, contract, look)
     r = _replace(r, p_value=res.p_value, test=sig.test, alpha=look.alpha)
-    gain_abs = abs(_abs_change(r)) if r.change_pct is not None else None
+    gain_abs = abs(abs_change(r)) if r.change_pct is not None else None
     if r.change_pct is None:
         reasons.append(f"{prim.name}: the baseline median is 0, so no relative change exists")
     elif r.change_pct <= 0:
         word = "did not change" if r.change_pct == 0 else f"got {-r.change_pct:.1f}% worse"
         reasons.append(f"{what} {word} {moved}")
-    elif not _clears(t, r.change_pct, gain_abs):
+    elif not clears(t, r.change_pct, gain_abs):
         below = []
         if t.type in ("pct", "both") and r.change_pct < t.pct_min:
             below.append(f"{what} improved {r.change_pct:.1f}% {moved}, below the "
@@ -238,8 +189,8 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
         if t.type in ("absolute", "both") and gain_abs < t.absolute_min:
             below.append(f"{what} improved by {gain_abs:.4g} {prim.unit} {moved}, "
                          f"below the absolute threshold of {t.absolute_min:g} {prim.unit}")
-        best_pct, best_abs = _best_gain(r)
-        if _clears(t, best_pct, best_abs):
+        best_pct, best_abs = best_gain(r)
+        if clears(t, best_pct, best_abs):
             undecided.append(f"{below[0]}, but the 95% CI allows up to {best_pct:.1f}%: "
                              f"too wide to tell (n = {len(base)} vs {len(cand)})")
         else:
@@ -263,17 +214,6 @@ def _judge_primary(prim: Metric, base: list[float], cand: list[float], contract:
             undecided.append(f"not significant: the candidate mean is not beyond the baseline "
                              f"mean ± {look.z_min:.3g} sd (z = {res.statistic:.2f})")
     return _replace(r, passed=not (reasons or undecided)), reasons, undecided
-
-
-def _margin(t, base_median: float | None) -> float | None:
-    """The regression the threshold stands for, as a fraction of the baseline median. With
-    type both a change counts only when it exceeds both limits, so the larger one binds."""
-    parts = []
-    if t.type in ("pct", "both"):
-        parts.append(t.pct_min / 100)
-    if t.type in ("absolute", "both") and base_median:
-        parts.append(t.absolute_min / abs(base_median))
-    return max(parts) if parts else None
 
 
 def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: float,
@@ -300,7 +240,7 @@ def _rules_out(metric: Metric, base: list[float], cand: list[float], margin: flo
 
 def _interval_text(r: MetricResult) -> str:
     """How bad the 95% CI of the ratio allows the change to be, for an undecided reason."""
-    worst, _ = _best_gain(r, worse=True)
+    worst, _ = best_gain(r, worse=True)
     n = f"n = {r.n_baseline} vs {r.n_candidate}"
     if worst is None or worst <= 0:
         return n
@@ -330,8 +270,8 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
         return _replace(r, passed=False), [
             f"{prim.name}: the baseline median is 0, so no relative change exists"], []
     worse_pct = -r.change_pct
-    worse_abs = -_abs_change(r)
-    beyond = _clears(t, worse_pct, worse_abs)
+    worse_abs = -abs_change(r)
+    beyond = clears(t, worse_pct, worse_abs)
     moved, what = moved_text(r, sig.paired), subject(prim.name, sig.paired)
     limit = (f"the {t.pct_min:g}% threshold" if t.type == "pct" else
              f"the {t.absolute_min:g} {prim.unit} threshold" if t.type == "absolute" else
@@ -351,7 +291,7 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
         return _replace(r, passed=False), [], [
             f"{what} got {worse_pct:.1f}% worse {moved}, beyond {limit}, but not "
             f"significantly: p = {res.p_value:.3g} >= {_alpha_text(look, sig.alpha)}"]
-    margin = _margin(t, r.baseline_median)
+    margin = regression_margin(t, r.baseline_median)
     if margin is None:
         return _replace(r, passed=False), [f"{prim.name}: no threshold to rule out"], []
     ok, p_nw, why_not = _rules_out(prim, base, cand, margin, contract, look)
@@ -362,7 +302,7 @@ def _judge_no_regression(prim: Metric, base: list[float], cand: list[float], con
         head = (f"{what} got {worse_pct:.1f}% worse {moved}, beyond {limit}, but "
                 f"not significantly (p = {res.p_value:.3g}), and {why_not}")
     else:
-        head = f"{what} moved {_signed(r.change_pct)} {moved}, but {why_not}"
+        head = f"{what} moved {signed(r.change_pct)} {moved}, but {why_not}"
     return _replace(r, passed=False), [], [
         f"{head}; {_interval_text(r)}{_rule_out_hint(base, cand, margin, contract, look)}"]
 
@@ -388,14 +328,7 @@ def _judge_watchdog(w: Metric, base: list[float], cand: list[float], r: MetricRe
     if ok:
         return r, [], []
     head = (f"{said}, but not significantly (p = {res.p_value:.3g}), and" if regressed else
-            f"watchdog {w.name} moved {_signed(r.change_pct)} {moved}, but")
+            f"watchdog {w.name} moved {signed(r.change_pct)} {moved}, but")
     return r, [], [f"{head} {why_not}; "
                     f"{_interval_text(r)}"
                     f"{_rule_out_hint(base, cand, w.max_regression_pct / 100, contract, look)}"]
-
-
-def _signed(change_pct: float | None) -> str:
-    """A change in the gate's sign convention, as words: '3.1% better' / '4.0% worse'."""
-    if change_pct is None:
-        return "by an unknown amount"
-    return f"{abs(change_pct):.1f}% " + ("better" if change_pct >= 0 else "worse")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from perfgate import gate
-from perfgate.gate import _best_gain, _clears, _signed  # the gate's threshold arithmetic, not a copy
+from perfgate.change import best_gain, clears, moved_text, signed, subject
 
 if TYPE_CHECKING:
     from perfgate.contract import Contract
@@ -101,23 +101,23 @@ def judge(before: Sequence[float], after: Sequence[float], contract: Contract,
         return shift("unclear", None, better, better.reasons or ("no interval of the ratio",))
     # The gate calls a median that improved by less than the threshold undecided when the CI
     # still allows the threshold (improvement mode, above); the same in the worse direction.
-    pct, absolute = _best_gain(p, worse=True)
-    if p.change_pct is not None and p.change_pct < 0 and _clears(c.threshold, pct, absolute):
+    pct, absolute = best_gain(p, worse=True)
+    if p.change_pct is not None and p.change_pct < 0 and clears(c.threshold, pct, absolute):
         return shift("unclear", None, better, [
-            f"{gate.subject(name, paired)} got {-p.change_pct:.1f}% worse "
-            f"{gate.moved_text(p, paired)}, below the threshold, but the 95% CI of the ratio "
+            f"{subject(name, paired)} got {-p.change_pct:.1f}% worse "
+            f"{moved_text(p, paired)}, below the threshold, but the 95% CI of the ratio "
             f"[{p.ci_low:.3g}, "
             f"{p.ci_high:.3g}] allows {pct:.1f}% worse: too wide to tell "
             f"(n = {p.n_baseline} vs {p.n_candidate})"])
     return shift("same", None, better, [
-        f"{gate.subject(name, paired)} moved {_signed(p.change_pct)} "
-        f"{gate.moved_text(p, paired)}: "
+        f"{subject(name, paired)} moved {signed(p.change_pct)} "
+        f"{moved_text(p, paired)}: "
         "less than the threshold, and the 95% CI of the ratio "
         f"[{p.ci_low:.3g}, {p.ci_high:.3g}] does not reach it in that direction"])
 
 
 def _moved_text(p: gate.MetricResult, way: str) -> str:
     paired = p.test == "wilcoxon"
-    return (f"{gate.subject(p.name, paired)} got {abs(p.change_pct or 0):.1f}% {way} "
-            f"{gate.moved_text(p, paired)}, "
+    return (f"{subject(p.name, paired)} got {abs(p.change_pct or 0):.1f}% {way} "
+            f"{moved_text(p, paired)}, "
             f"p = {p.p_value:.3g} < {p.alpha:.3g}")

@@ -14,7 +14,8 @@ from hypothesis import settings
 
 # The fuzz tests draw the same examples on every run by default, so CI's verdict on a commit is
 # the commit's, not the luck of the draw; `--hypothesis-profile explore` draws new ones (and
-# ten times more) to hunt for bugs, as found the sign slip in gate._best_gain on 2026-12-06.
+# ten times more) to hunt for bugs, as found the sign slip in the best-gain arithmetic
+# (now change.best_gain) on 2026-12-06.
 settings.register_profile("default", derandomize=True, database=None)
 settings.register_profile("explore", max_examples=1000, database=None)
 settings.load_profile("default")
