@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from perfgate import contract as contract_mod
-from perfgate.contract import Contract
+if TYPE_CHECKING:   # pydantic's models cost a read command (history, sql) a fifth of a second
+    from perfgate.contract import Contract
 
 DIRNAME = ".perfgate"
 
@@ -48,6 +49,8 @@ class Project:
         return Store(self.store_path)
 
     def workspace(self, name_or_path: str) -> Workspace:
+        from perfgate import contract as contract_mod
+
         path = contract_mod.resolve(name_or_path, self.root)
         return Workspace(self, path)
 
@@ -61,6 +64,8 @@ class Workspace:
 
     @cached_property
     def contract(self) -> Contract:
+        from perfgate import contract as contract_mod
+
         return contract_mod.load(self.contract_path)
 
     @property
