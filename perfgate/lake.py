@@ -23,7 +23,7 @@ from typing import Any
 from perfgate.errors import SharedStoreError, UsageError
 from perfgate.lake_push import Pushing, utc_now
 from perfgate.shared import INSTALL, SharedConfig, extension_file, other_builds, redact
-from perfgate.store import Store, migrations
+from perfgate.store import Store, migrations, transaction
 
 # Statements with no DuckLake equivalent: speed-ups of the local file, not schema.
 _LOCAL_ONLY = re.compile(r"^\s*(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX|CREATE\s+SEQUENCE|"
@@ -201,14 +201,8 @@ class SharedStore(Pushing, Store):
         try:
             if not self._migrated:
                 self._migrate(con)
-            con.execute("BEGIN")
-            try:
+            with transaction(con):
                 yield con
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
         except duckdb.Error as exc:
             self._drop(False)
             raise SharedStoreError(f"shared store ({self.config.describe()}): "

@@ -31,11 +31,7 @@ def samples(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path:
         ax.set_xlim(-0.6, 1.6)
         ax.set_title(name, fontsize=10)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def history(series: Sequence[dict], path: Path, *, title: str, unit: str) -> Path:
@@ -68,11 +64,7 @@ def history(series: Sequence[dict], path: Path, *, title: str, unit: str) -> Pat
     ax.set_ylabel(unit)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def along_commits(doc: dict, path: Path, *, title: str) -> Path:
@@ -108,11 +100,7 @@ def along_commits(doc: dict, path: Path, *, title: str) -> Path:
     ax.set_ylabel(f"{metric['name']} ({metric['unit']})" if metric["unit"] else metric["name"])
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def ratios(verdict, path: Path, *, title: str) -> Path:
@@ -144,6 +132,13 @@ def ratios(verdict, path: Path, *, title: str) -> Path:
     ax.set_yticks(ys, [r[0][:48] for r in rows], fontsize=7)
     ax.set_xlabel("median ratio candidate / baseline (95% CI)")
     ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Lay out, write (its folder made), and free the figure: pyplot keeps every open one."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -59,6 +59,21 @@ class _Locked:
                 self._fd = -1
 
 
+@contextmanager
+def transaction(con: Any) -> Iterator[None]:
+    """BEGIN … COMMIT on `con`, rolled back on any exception (Ctrl-C included)."""
+    import duckdb
+
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # an interrupt may have ended it already
+            con.execute("ROLLBACK")
+        raise
+
+
 class Store(Reads, Records):
     """One DuckDB file per project. Every method opens, works in a transaction, and closes."""
 
@@ -143,14 +158,8 @@ class Store(Reads, Records):
         try:
             if not self._migrated:
                 self._migrate(con)
-            con.execute("BEGIN")
-            try:
+            with transaction(con):
                 yield con
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):  # an interrupt may have ended it
-                    con.execute("ROLLBACK")
-                raise
         except (duckdb.InterruptException, RuntimeError) as exc:
             # DuckDB turns Ctrl-C during a query into its own exception (InterruptException,
             # or a RuntimeError "Query interrupted" while fetching); callers expect
