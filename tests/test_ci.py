@@ -136,6 +136,10 @@ def test_an_unclear_case_takes_the_rounds_then_says_inconclusive_exit_4(tmp_path
 @pytest.mark.slow
 def test_documented_commands_run_on_a_real_repository(tmp_path):
     pr = make_origin(tmp_path)
+    # CPU time, as docs/ci.md advises for shared runners: with three test workers on 2 cores
+    # the wall time of this 2.5% change could not rule out 20% in 30 runs (exit 4, once).
+    contract = pr / "contracts" / "perf.yaml"
+    contract.write_text(contract.read_text().replace("name: wall_time", "name: cpu_time"))
     (pr / "work.py").write_text(LOOP.format(n=390_000))
     git(pr, "commit", "-qam", "a small change")
     block = re.search(r"```sh\n(.*?)```", DOCS.read_text(), re.S)[1]
@@ -154,7 +158,7 @@ def test_documented_commands_run_on_a_real_repository(tmp_path):
     summary = (pr / "perfgate-summary.md").read_text()
     assert summary.startswith("**perfgate: accepted**")
     assert (tmp_path / "step-summary.md").read_text() == summary
-    assert "#### wall_time (primary, s, lower is better)" in (pr / "perfgate-report.md").read_text()
+    assert "#### cpu_time (primary, s, lower is better)" in (pr / "perfgate-report.md").read_text()
 
 
 EXPECTED_ACCEPTED = """\
