@@ -184,13 +184,9 @@ def execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None, poll: boo
         wall = time.perf_counter_ns() - t0
     except BaseException:
         # This run is being torn down: it is no longer "running", so its own pid is fair game
-        # for kill_leftovers (which kills the group first), even if it left the group.
+        # for settle (which kills the group first), even if it left the group.
         proctree.RUNNING.discard(pid)
-        proctree.kill_leftovers(pgid, poller.seen | {pid})
-        try:
-            os.wait4(pid, 0)
-        except ChildProcessError:
-            pass
+        proctree.settle(pgid, poller.seen | {pid})   # reaps pid too
         if ledger is not None and launch:
             proctree.forget_group(ledger, pgid)
         raise
@@ -202,8 +198,7 @@ def execute(argv: Sequence[str], *, cwd, env, timeout_s: float | None, poll: boo
     exit_code = os.waitstatus_to_exitcode(status)
     if not launch:
         proc.returncode = exit_code  # so Popen does not wait again
-    leftovers = proctree.kill_leftovers(pgid, poller.seen)
-    extra_cpu = proctree.reap(leftovers)
+    extra_cpu = proctree.settle(pgid, poller.seen)
     if ledger is not None and launch:
         proctree.forget_group(ledger, pgid)
     for r in readers:

@@ -11,6 +11,7 @@ import os
 import platform
 import signal
 import threading
+import time
 from collections.abc import Sequence
 
 POLL_S = 0.01        # the first polls: short commands must be seen at all
@@ -37,11 +38,15 @@ def children(pid: int) -> list[int]:
     """Direct children, from /proc (cheap enough to call every 10 ms)."""
     out: list[int] = []
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                out += [int(x) for x in fh.read().split()]
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return out
+    for tid in tids:
+        # A thread may end between the listing and the read (perfgate's own output pumps and
+        # timer do, just as a run is torn down): skip it, not the threads after it.
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out += [int(x) for x in fh.read().split()]
     return out
 
 
@@ -178,16 +183,44 @@ def orphaned_groups(ledger: os.PathLike | str) -> list[tuple[str, int]]:
     return out
 
 
-def reap(pids: Sequence[int]) -> float:
-    """Wait for re-parented leftovers; returns their CPU seconds (they ran for this command)."""
+def reap(pids: Sequence[int], timeout_s: float = 2.0) -> float:
+    """Wait for killed leftovers to be gone; returns the CPU seconds of those that were our
+    children (re-parented to us: they ran for this command). One that is not ours yet is
+    waited for until it is a zombie or gone, so none is still running when a run ends."""
     cpu = 0.0
+    deadline = time.monotonic() + timeout_s
     for pid in pids:
         try:
             _, _, ru = os.wait4(pid, 0)
             cpu += ru.ru_utime + ru.ru_stime
         except ChildProcessError:
-            pass
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
     return cpu
+
+
+def settle(pgid: int, seen: set[int], rounds: int = 5) -> float:
+    """Kill and reap a finished command's leftovers until none is left; their CPU seconds.
+    A leftover's own children re-parent to us (a subreaper) only as it dies, after the first
+    round's list was taken: each round catches the ones the last one orphaned."""
+    cpu = 0.0
+    for _ in range(rounds):
+        victims = kill_leftovers(pgid, seen)
+        if not victims:
+            break
+        cpu += reap(victims)
+        seen = set()
+    return cpu
+
+
+def _alive(pid: int) -> bool:
+    """Exists and is not a zombie (state Z) or dead (X)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 @contextlib.contextmanager

@@ -59,6 +59,27 @@ def test_timeout_kills_grandchildren_that_ignore_sigterm_or_escape(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", pid
 
 
+def test_settle_kills_what_a_dying_leftover_orphans(tmp_path):
+    """A leftover's child in its own session is neither in the run's group nor seen nor ours
+    until that leftover dies: settle takes it in the next round (one round let it live on)."""
+    import subprocess
+
+    from perfgate import proctree
+
+    assert proctree.become_subreaper()
+    pidfile = tmp_path / "g"
+    top = subprocess.Popen(["/bin/sh", "-c", f"setsid sleep 60 & echo $! > {pidfile}; wait"],
+                           start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    grandchild = int(pidfile.read_text())
+    assert psutil.Process(grandchild).ppid() == top.pid
+    proctree.settle(top.pid, {top.pid})
+    top.returncode = -9        # reaped by settle: Popen must not wait for it again
+    assert not psutil.pid_exists(grandchild)
+
+
 def test_leftover_background_process_is_cleaned_up(tmp_path):
     pidfile = tmp_path / "pid"
     r = harness.run_once(f"sleep 30 & echo $! > {pidfile}", cwd=tmp_path)
