@@ -37,12 +37,16 @@ def assert_demo_outcome(found) -> None:
     """The demo loop's verdicts. On a busy machine digest's -2% may be `inconclusive` (the
     interval is too wide to rule out the threshold), and primes_below's share of the profile
     may fall under loop.min_share_pct, so it is not offered: both are right answers. digest and
-    is_prime take close shares of the profile, so either may be offered first."""
+    is_prime take close shares of the profile, so either may be offered first. After them
+    come functions the fixer has no change for, if any clear the minimum share: primes_below,
+    and under three test workers on 2 cores once main (the profile's timings stretch when a
+    process waits for a core)."""
     assert found[0] == EXPECTED[0]
     middle = dict(found[1:3])
     assert middle.keys() == {"digest", "is_prime"}
     assert middle["is_prime"] == "rejected" and middle["digest"] in ("rejected", "inconclusive")
-    assert found[3:] in ([], EXPECTED[3:])
+    rest = dict(found[3:])
+    assert set(rest) <= {"primes_below", "main"} and set(rest.values()) <= {"no change"}, found
 
 
 @pytest.mark.slow
