@@ -60,8 +60,13 @@ class Outcome:
 # and execs the command, so the launcher runs nothing after the fork: a shell that still had
 # `echo $!` to run would reap a command that had already exited, and its exit status would
 # be lost to us. `exec` also means a name like `true` runs the program, not a shell builtin.
-_LAUNCH = ('g=$1; f=$2; shift 2; [ -z "$g" ] || : > "$g/$PPID.$$" || exit 126; '
-           'kill -0 "$PPID" 2>/dev/null || exit 126; '
+# perfgate passes its own pid: a perfgate killed -9 before the shell starts leaves the shell
+# re-parented (to init, or to a subreaper such as systemd --user), and its $PPID would then
+# name a process that lives on, so the command would run under a ledger entry nothing ever
+# sweeps. A shell whose parent is not that pid runs nothing.
+_LAUNCH = ('g=$1; f=$2; p=$3; shift 3; [ "$PPID" = "$p" ] || exit 126; '
+           '[ -z "$g" ] || : > "$g/$p.$$" || exit 126; '
+           'kill -0 "$p" 2>/dev/null || exit 126; '
            '{ read -r pid rest < /proc/self/stat; echo "$pid" > "$f"; exec "$@"; } &')
 PID_WAIT_S = 5.0
 
@@ -86,7 +91,7 @@ def _launch(argv: Sequence[str], ledger: Path | None, **popen) -> tuple[subproce
     if ledger is not None:
         os.makedirs(ledger, exist_ok=True)
     proc = subprocess.Popen(["/bin/sh", "-c", _LAUNCH, "perfgate", str(ledger or ""), pidfile,
-                             *argv], **popen)
+                             str(os.getpid()), *argv], **popen)
     try:
         _, status, _ = os.wait4(proc.pid, 0)   # once the launcher is reaped, its child is ours
         proc.returncode = 0

@@ -59,6 +59,31 @@ def test_timeout_kills_grandchildren_that_ignore_sigterm_or_escape(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", pid
 
 
+def test_a_launcher_whose_perfgate_died_before_it_started_runs_nothing(tmp_path):
+    """perfgate killed -9 between spawning the launcher and the launcher's start: the shell is
+    re-parented (init, or a subreaper that lives on). Its $PPID then names a live process, and
+    the command used to run under a ledger entry no start ever sweeps (found in CI as a ledger
+    file left after kill -9 tests). Here the claimed perfgate is alive but not the parent."""
+    import subprocess
+
+    ran = tmp_path / "ran"
+    r = subprocess.run(["/bin/sh", "-c", process._LAUNCH, "perfgate", str(tmp_path),
+                        str(tmp_path / "pid"), str(os.getppid()), "/bin/sh", "-c",
+                        f"touch {ran}"])
+    time.sleep(0.3)
+    assert r.returncode == 126 and list(tmp_path.iterdir()) == []
+    # The same launch from its perfgate records the group and runs the command.
+    r = subprocess.run(["/bin/sh", "-c", process._LAUNCH, "perfgate", str(tmp_path),
+                        str(tmp_path / "pid"), str(os.getpid()), "/bin/sh", "-c",
+                        f"touch {ran}"])
+    deadline = time.monotonic() + 10
+    while not ran.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert r.returncode == 0 and ran.exists()
+    assert [f.name.split(".")[0] for f in tmp_path.iterdir() if "." in f.name] == [
+        str(os.getpid())]
+
+
 def test_settle_kills_what_a_dying_leftover_orphans(tmp_path):
     """A leftover's child in its own session is neither in the run's group nor seen nor ours
     until that leftover dies: settle takes it in the next round (one round let it live on)."""
