@@ -50,7 +50,7 @@ def test_cprofile_on_a_real_program_finds_the_known_hotspot(tmp_path):
 @pytest.mark.skipif(shutil.which("py-spy") is None, reason="py-spy not installed")
 def test_py_spy_collapsed_on_a_real_program(tmp_path):
     shutil.copy(DEMO, tmp_path / "slow.py")
-    # 40000 (0.47 s, about 200 samples, gap_counts over half of them): at the default 0.17 s
+    # 40000 (0.47 s, about 150 samples, half or more in gap_counts): at the default 0.17 s
     # a test worker beside two others once left py-spy so few samples that main came first.
     r = subprocess.run(["py-spy", "record", "--format", "raw", "-r", "500", "-o", "out.folded",
                         "--", sys.executable, "slow.py", "40000"], cwd=tmp_path,
