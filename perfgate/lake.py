@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from perfgate.errors import SharedStoreError, UsageError
@@ -86,9 +87,7 @@ class SharedStore(Pushing, Store):
             target = self.config.attach_target().replace("'", "''")
             data = self.config.data.replace("'", "''")
             if not self.config.data.startswith("s3://"):
-                import pathlib
-
-                pathlib.Path(self.config.data).mkdir(parents=True, exist_ok=True)
+                Path(self.config.data).mkdir(parents=True, exist_ok=True)
             options = f"DATA_PATH '{data}'" + (", READ_ONLY" if read_only else "")
             for attempt in range(5):
                 try:
@@ -107,7 +106,7 @@ class SharedStore(Pushing, Store):
             raise SharedStoreError(f"cannot reach the shared store ({self.config.describe()}): "
                                    f"{redact(str(exc).splitlines()[0])}") from None
 
-    def _load_extensions(self, con: Any, files: dict[str, Any]) -> None:
+    def _load_extensions(self, con: Any, files: dict[str, Path | None]) -> None:
         import duckdb
 
         version = duckdb.__version__
